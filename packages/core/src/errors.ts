@@ -43,6 +43,18 @@ export class ErrProposalDropped extends RaftError {
   }
 }
 
+/**
+ * The leader refused a proposed conf change (another one is still unapplied,
+ * or it does not fit the current joint state). As in etcd, an empty entry
+ * took its place in the log; unlike etcd, the proposer is told. `reason` is
+ * etcd's log text for the refusal.
+ */
+export class ErrConfChangeRefused extends ErrProposalDropped {
+  constructor(readonly reason: string) {
+    super(`conf change refused: ${reason}`);
+  }
+}
+
 /** RawNode.step was handed a message type that only raft itself may create. */
 export class ErrStepLocalMsg extends RaftError {
   constructor() {
