@@ -50,3 +50,6 @@ export {
   describeSnapshot,
   describeConfChange,
 } from './util/describe.js';
+
+// Contracts that adapters (transports, durable stores) and applications implement.
+export * from './contracts/index.js';
