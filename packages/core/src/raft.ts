@@ -33,7 +33,7 @@ export enum CampaignType {
   Transfer = 'CampaignTransfer',
 }
 
-import { noLimit, ReadOnlyOption, validateConfig, type Config } from './config.js';
+import { ReadOnlyOption, validateConfig, type Config } from './config.js';
 import { confChangeAsV2, enterJoint, leaveJoint, marshalConfChange } from './raftpb/confchange.js';
 import { decodeConfChange, decodeConfChangeV2 } from './raftpb/codec.js';
 import { confStateEquivalent } from './raftpb/confstate.js';
@@ -43,6 +43,7 @@ import {
   MessageType,
   newEntry,
   newMessage,
+  newSnapshot,
   type ConfChange,
   type ConfChangeV2,
   type ConfState,
@@ -63,7 +64,7 @@ import type { Progress, ProgressMap } from './tracker/progress.js';
 import { ProgressTracker, trackerConfigToString, type TrackerConfig } from './tracker/tracker.js';
 import { LogSlice, type EntryID } from './types.js';
 import { describeConfChange } from './util/describe.js';
-import { isLocalMsgTarget, LocalAppendThread, voteRespMsgType } from './util/messages.js';
+import { voteRespMsgType } from './util/messages.js';
 import { entsSize, payloadsSize } from './util/sizes.js';
 
 /** Go's %x for node ids, which raft's log lines use throughout. */
@@ -705,7 +706,7 @@ export class Raft {
   }
 
   handleSnapshot(m: Message): void {
-    const s = m.snapshot ?? emptySnapshot();
+    const s = m.snapshot ?? newSnapshot();
     const { index: sindex, term: sterm } = s.metadata;
     if (this.restore(s)) {
       this.logger.info(`${hex(this.id)} [commit: ${this.raftLog.committed}] restored snapshot [index: ${sindex}, term: ${sterm}]`);
@@ -912,13 +913,6 @@ function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function emptySnapshot(): Snapshot {
-  return {
-    data: EMPTY_BYTES,
-    metadata: { index: 0, term: 0, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
-  };
-}
-
 /** A ConfState as Go's %v prints a protobuf message (only set fields). */
 function goConfState(cs: ConfState): string {
   const parts: string[] = [];
@@ -932,7 +926,7 @@ function goConfState(cs: ConfState): string {
 
 /** A MsgProp carrying a conf change; undefined means "leave the joint config". */
 export function confChangeToMsg(cc: ConfChange | ConfChangeV2 | undefined): Message {
-  const { type, data } = cc === undefined ? { type: EntryType.EntryConfChangeV2, data: EMPTY_BYTES } : marshalConfChange(cc);
+  const { type, data } = marshalConfChange(cc);
   return newMessage({ type: MessageType.MsgProp, entries: [newEntry({ type, data })] });
 }
 
@@ -1263,6 +1257,3 @@ function stepFollower(r: Raft, m: Message): void {
       return;
   }
 }
-
-// Keep for RawNode: the local append thread sentinel is never a peer.
-export { isLocalMsgTarget, LocalAppendThread, noLimit };
