@@ -330,7 +330,7 @@ export class RawNode {
     };
   }
 
-  /** Visits every peer's progress (a copy without inflights) without allocating a map. */
+  /** Visits every peer's progress (a copy, safe to keep) without building a map. */
   withProgress(visitor: (id: number, typ: ProgressType, pr: Progress) => void): void {
     this.raft.trk.visit((id, pr) => {
       visitor(id, pr.isLearner ? ProgressType.ProgressTypeLearner : ProgressType.ProgressTypePeer, pr.clone());
