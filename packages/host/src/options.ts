@@ -1,0 +1,154 @@
+// RaftNode's options, their defaults, and the raft Config they make.
+import {
+  ErrInvalidConfig,
+  getLogger,
+  ReadOnlyOption,
+  type Config,
+  type DurableStorage,
+  type Logger,
+  type Peer,
+  type StateMachine,
+  type Transport,
+} from '@raftbus/core';
+
+/** When to snapshot the state machine and compact the log. */
+export interface SnapshotPolicy {
+  /** Snapshot once this many entries were applied since the last snapshot. */
+  entries?: number;
+  /** Snapshot once this many payload bytes were applied since the last snapshot. */
+  bytes?: number;
+  /**
+   * Entries kept in the log behind a snapshot, so that a follower lagging by
+   * fewer catches up from the log instead of by a snapshot (etcd's
+   * SnapshotCatchUpEntries). Default 5000.
+   */
+  catchUpEntries?: number;
+}
+
+export interface RaftNodeOptions<Result = unknown> {
+  /** This node's id: non-zero, and never reused by another node of the cluster. */
+  id: number;
+  /** Names the cluster on the transport; messages never cross clusters. */
+  clusterId: string;
+  /**
+   * The members of a new cluster (ids, or ids with a context such as an
+   * address), used only when the storage is empty. Leave it out for a node
+   * that joins an existing cluster (after addVoter/addLearner on it), and on
+   * restart, where the membership is in the storage.
+   */
+  peers?: ReadonlyArray<number | Peer>;
+  transport: Transport;
+  storage: DurableStorage;
+  /** Must be empty when the node starts: it is rebuilt from the storage's snapshot and log. */
+  stateMachine: StateMachine<Result>;
+  /** Milliseconds per raft tick. Default 100. */
+  tickMs?: number;
+  /** Ticks without a leader before a follower campaigns. Default 10. */
+  electionTick?: number;
+  /** Ticks between a leader's heartbeats. Default 1. */
+  heartbeatTick?: number;
+  /** Default true: a node cut off and rejoining cannot disrupt the cluster. */
+  preVote?: boolean;
+  /** Default true: a leader cut off from a quorum steps down. Needed by readOnly 'lease'. */
+  checkQuorum?: boolean;
+  /** Max bytes of entries in one append message. Default 1 MiB. */
+  maxSizePerMsg?: number;
+  /** Max append messages in flight to one follower. Default 256. */
+  maxInflightMsgs?: number;
+  /** Max payload bytes a leader holds uncommitted before refusing proposals. Default 64 MiB. */
+  maxUncommittedEntriesSize?: number;
+  /**
+   * 'safe' (default): a read confirms leadership with a quorum round trip.
+   * 'lease': the leader answers on its lease; faster, but relies on bounded
+   * clock drift (and needs checkQuorum).
+   */
+  readOnly?: 'safe' | 'lease';
+  /** Followers refuse proposals (ErrNotLeader naming the leader) instead of forwarding them. */
+  disableProposalForwarding?: boolean;
+  /** Deadline of every proposal, read, membership change and transfer. Default 10 s. */
+  proposalTimeoutMs?: number;
+  /** Max requests pending on this node before new ones fail with ErrBackpressure. Default 4096. */
+  maxPendingProposals?: number;
+  /** Max payload bytes pending on this node before new requests fail with ErrBackpressure. Default 64 MiB. */
+  maxPendingBytes?: number;
+  /** Automatic snapshots; `false` turns them off. Default { entries: 10000, catchUpEntries: 5000 }. */
+  snapshot?: SnapshotPolicy | false;
+  /** Receives raft's log lines and the host's. Default: core's getLogger(). */
+  logger?: Logger;
+  /** Uniform integer in [0, n) for election timeouts; inject a seeded one for reproducible runs. */
+  randomInt?: (n: number) => number;
+}
+
+export interface ResolvedOptions<Result> {
+  id: number;
+  clusterId: string;
+  peers: Peer[];
+  transport: Transport;
+  storage: DurableStorage;
+  stateMachine: StateMachine<Result>;
+  tickMs: number;
+  proposalTimeoutMs: number;
+  maxPendingProposals: number;
+  maxPendingBytes: number;
+  maxSizePerMsg: number;
+  snapshot: Required<SnapshotPolicy> | undefined;
+  logger: Logger;
+  /** The raft config, less storage and applied (known only at start). */
+  raft: Omit<Config, 'storage' | 'applied'>;
+}
+
+const MiB = 1024 * 1024;
+
+function positive(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!(v > 0)) throw new ErrInvalidConfig(`${name} must be positive, got ${v}`);
+  return v;
+}
+
+export function resolveOptions<Result>(o: RaftNodeOptions<Result>): ResolvedOptions<Result> {
+  if (typeof o.clusterId !== 'string' || o.clusterId === '') throw new ErrInvalidConfig('clusterId must be a non-empty string');
+  const logger = o.logger ?? getLogger();
+  const maxSizePerMsg = o.maxSizePerMsg ?? MiB;
+  const snapshot =
+    o.snapshot === false
+      ? undefined
+      : {
+          entries: positive('snapshot.entries', o.snapshot?.entries, o.snapshot?.bytes === undefined ? 10_000 : Infinity),
+          bytes: positive('snapshot.bytes', o.snapshot?.bytes, Infinity),
+          catchUpEntries: o.snapshot?.catchUpEntries ?? 5_000,
+        };
+  if (snapshot !== undefined && !(snapshot.catchUpEntries >= 0)) {
+    throw new ErrInvalidConfig(`snapshot.catchUpEntries must be >= 0, got ${snapshot.catchUpEntries}`);
+  }
+  return {
+    id: o.id,
+    clusterId: o.clusterId,
+    peers: (o.peers ?? []).map((p) => (typeof p === 'number' ? { id: p } : p)),
+    transport: o.transport,
+    storage: o.storage,
+    stateMachine: o.stateMachine,
+    tickMs: positive('tickMs', o.tickMs, 100),
+    proposalTimeoutMs: positive('proposalTimeoutMs', o.proposalTimeoutMs, 10_000),
+    maxPendingProposals: positive('maxPendingProposals', o.maxPendingProposals, 4096),
+    maxPendingBytes: positive('maxPendingBytes', o.maxPendingBytes, 64 * MiB),
+    maxSizePerMsg,
+    snapshot,
+    logger,
+    raft: {
+      id: o.id,
+      electionTick: o.electionTick ?? 10,
+      heartbeatTick: o.heartbeatTick ?? 1,
+      preVote: o.preVote ?? true,
+      checkQuorum: o.checkQuorum ?? true,
+      maxSizePerMsg,
+      maxInflightMsgs: o.maxInflightMsgs ?? 256,
+      maxUncommittedEntriesSize: o.maxUncommittedEntriesSize ?? 64 * MiB,
+      readOnlyOption: o.readOnly === 'lease' ? ReadOnlyOption.ReadOnlyLeaseBased : ReadOnlyOption.ReadOnlySafe,
+      disableProposalForwarding: o.disableProposalForwarding ?? false,
+      // A removed leader should not go on leading a cluster it is not in.
+      stepDownOnRemoval: true,
+      logger,
+      ...(o.randomInt !== undefined && { randomInt: o.randomInt }),
+    },
+  };
+}

@@ -1,0 +1,803 @@
+// RaftNode: the loop that drives a RawNode (etcd's doc.go, "the total state
+// machine handling loop") with a Transport, a DurableStorage and a
+// StateMachine, and the request API built on it.
+//
+// One rule shapes everything here: RawNode is synchronous and its Ready must
+// be handled to the end (persisted, sent, applied, advanced) before the next
+// one is taken. The awaits are in that handling (storage, state machine), so
+// whatever arrives meanwhile — messages, ticks, proposals, reads — is queued
+// and stepped between two Readys. Each turn of the loop is:
+//
+//   drain the queue into raft → ready() → save (awaited) → send → restore a
+//   snapshot, apply committed entries → advance() → answer reads → snapshot
+//
+// Sending only after the save resolves is etcd's contract in its simplest
+// correct form: a vote or an append acknowledgement is never sent for state
+// that is not yet durable. (A leader could send its appends before its own
+// write, Raft thesis §10.2.1; we keep the simple order.)
+import {
+  ConfChangeTransition,
+  ConfChangeType,
+  decodeConfChange,
+  decodeConfChangeV2,
+  EMPTY_BYTES,
+  EntryType,
+  ErrConfChangeRefused,
+  ErrProposalDropped,
+  confChangeAsV2,
+  isEmptyHardState,
+  MessageType,
+  newConfChangeV2,
+  newEntry,
+  newMessage,
+  None,
+  RaftError,
+  RaftPanic,
+  RawNode,
+  SnapshotStatus,
+  StateType,
+  type ConfChange,
+  type ConfChangeSingle,
+  type ConfChangeV2,
+  type ConfState,
+  type Entry,
+  type Message,
+  type Ready,
+  type ReadState,
+  type Snapshot,
+  type SoftState,
+  type Status,
+  type TransportStats,
+} from '@raftbus/core';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { decodeEnvelope, encodeEnvelope, type RequestId } from './envelope.js';
+import { ErrBackpressure, ErrNotLeader, ErrProposalTimeout, ErrStopped, type Operation } from './errors.js';
+import { Emitter, type RaftNodeEvents, type Role } from './events.js';
+import { resolveOptions, type RaftNodeOptions, type ResolvedOptions } from './options.js';
+import { Requests } from './requests.js';
+
+export type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Counters that make every drop and retry visible. */
+export interface RaftNodeStats {
+  ticks: number;
+  readies: number;
+  /** Messages from peers stepped into raft. */
+  messagesStepped: number;
+  /** Messages from peers raft refused (unknown peer, local type, a proposal with no leader, ...). */
+  messagesDropped: number;
+  /** Entries this node proposed that raft accepted (appended here, or forwarded to the leader). */
+  proposalsAccepted: number;
+  /** Requests refused without entering the log (no leader, backpressure, a refused conf change, ...). */
+  requestsRefused: number;
+  /** Requests that timed out. */
+  timeouts: number;
+  entriesApplied: number;
+  snapshotsCreated: number;
+  snapshotsInstalled: number;
+  snapshotsSent: number;
+}
+
+export interface RaftNodeStatus {
+  id: number;
+  clusterId: string;
+  state: NodeState;
+  role: Role;
+  /** The leader this node knows of, if any. */
+  leader: number | undefined;
+  term: number;
+  commit: number;
+  applied: number;
+  /** Index of the latest snapshot in storage (0: none). */
+  snapshotIndex: number;
+  /** Membership as of the last applied entry. */
+  confState: ConfState;
+  pending: { requests: number; bytes: number };
+  stats: RaftNodeStats;
+  transport: TransportStats;
+  /** Raft's own status (with every follower's progress when leader); undefined before start. */
+  raft: Status | undefined;
+}
+
+/** A normal proposal waiting to be stepped with the others of its turn. */
+interface QueuedProposal {
+  seq: number;
+  data: Uint8Array;
+}
+
+/** A read waiting for its ReadState, then for the state machine to catch up. */
+interface QueuedRead {
+  seq: number;
+  fn: () => unknown;
+}
+
+const ROLES: Record<StateType, Role> = {
+  [StateType.StateFollower]: 'follower',
+  [StateType.StateCandidate]: 'candidate',
+  [StateType.StateLeader]: 'leader',
+  [StateType.StatePreCandidate]: 'preCandidate',
+};
+
+function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
+  return typeof (v as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+function copyConfState(cs: ConfState): ConfState {
+  return { ...cs, voters: [...cs.voters], learners: [...cs.learners], votersOutgoing: [...cs.votersOutgoing], learnersNext: [...cs.learnersNext] };
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Raft's refusals of a step (as opposed to bugs and broken invariants). */
+function isRefusal(e: unknown): e is RaftError {
+  return e instanceof RaftError && !(e instanceof RaftPanic);
+}
+
+export class RaftNode<Result = unknown> {
+  readonly id: number;
+  readonly clusterId: string;
+  private readonly opts: ResolvedOptions<Result>;
+  private readonly emitter: Emitter<RaftNodeEvents>;
+  /** Set by start(); raft is only touched from the loop (and start). */
+  private raw: RawNode | undefined;
+  private state: NodeState = 'new';
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private failure: Error | undefined;
+
+  // Request identity: see envelope.ts.
+  private readonly incarnation = randomBytes(4).readUInt32BE(0);
+  private lastSeq = 0;
+  private readonly requests = new Requests();
+
+  // Work for the loop, stepped between Readys.
+  private inbox: Array<() => void> = [];
+  private ticks = 0;
+  private proposals: QueuedProposal[] = [];
+  private reads: QueuedRead[] = [];
+  private running = false;
+  private kickScheduled = false;
+  private loop: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  // Reads issued to raft, by the seq of their shared context; then by read index.
+  private readonly readsByCtx = new Map<number, QueuedRead[]>();
+  private readsByIndex: Array<{ index: number; reads: QueuedRead[] }> = [];
+  private transfers: Array<{ seq: number; to: number }> = [];
+
+  // What has been applied, as the host tracks it.
+  private applied = 0;
+  private snapshotIndex = 0;
+  private bytesSinceSnapshot = 0;
+  private confState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+  private leader: number | undefined;
+  private role: Role = 'follower';
+  private readonly counters: RaftNodeStats = {
+    ticks: 0,
+    readies: 0,
+    messagesStepped: 0,
+    messagesDropped: 0,
+    proposalsAccepted: 0,
+    requestsRefused: 0,
+    timeouts: 0,
+    entriesApplied: 0,
+    snapshotsCreated: 0,
+    snapshotsInstalled: 0,
+    snapshotsSent: 0,
+  };
+
+  constructor(options: RaftNodeOptions<Result>) {
+    this.opts = resolveOptions(options);
+    this.id = options.id;
+    this.clusterId = options.clusterId;
+    this.emitter = new Emitter(this.opts.logger);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Opens the storage; bootstraps a new cluster from `peers` if it is empty,
+   * or else restores the state machine from its snapshot and lets raft replay
+   * the committed log after it; then joins the transport and starts ticking.
+   * A node starts once; to restart, make a new RaftNode on the same storage.
+   */
+  start(): Promise<void> {
+    if (this.state !== 'new') return Promise.reject(new Error(`raft node ${this.id} cannot start: it is ${this.state}`));
+    this.state = 'starting';
+    this.starting = this.open().then(
+      () => {
+        this.state = 'running';
+        this.timer = setInterval(() => this.onTick(), this.opts.tickMs);
+        this.kick();
+      },
+      async (e: unknown) => {
+        this.state = 'stopped';
+        await this.release();
+        this.rejectAll(new ErrStopped(asError(e)));
+        throw e;
+      },
+    );
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
+    const { storage, stateMachine, transport, peers } = this.opts;
+    await storage.open();
+    const { hardState, confState } = storage.initialState();
+    const fresh = storage.lastIndex() === 0 && isEmptyHardState(hardState);
+    this.confState = confState;
+    if (!fresh) {
+      const snap = storage.snapshot();
+      if (snap.metadata.index > 0) {
+        await stateMachine.restore(snap.data);
+        this.applied = this.snapshotIndex = snap.metadata.index;
+      }
+    }
+    // Raft hands out the committed entries after `applied` again: the state
+    // machine is rebuilt from the snapshot plus the log.
+    const raw = new RawNode({ ...this.opts.raft, storage, applied: this.applied });
+    if (fresh && peers.length > 0) {
+      // Every node writes the same bootstrap entries, so no proposer is named.
+      raw.bootstrap(peers.map((p) => ({ id: p.id, context: this.envelope(0, p.context ?? EMPTY_BYTES, 0) })));
+    }
+    this.raw = raw;
+    const st = raw.basicStatus();
+    this.role = ROLES[st.softState.raftState];
+    await transport.start(this.clusterId, this.id, {
+      onMessage: (m) => this.enqueue(() => this.stepMessage(m)),
+      onUnreachable: (peer) => this.enqueue(() => raw.reportUnreachable(peer)),
+    });
+  }
+
+  /**
+   * Stops ticking and taking requests, lets the Ready in progress finish
+   * (so everything acknowledged is durable), leaves the transport, closes
+   * the storage and rejects whatever is still pending with ErrStopped.
+   * Idempotent: every call returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'stopped';
+      return;
+    }
+    await this.starting?.catch(() => undefined);
+    if (this.state === 'stopped') return; // start failed and cleaned up
+    this.state = 'stopping';
+    clearInterval(this.timer);
+    await this.loop;
+    this.inbox = [];
+    this.rejectAll(new ErrStopped(this.failure));
+    await this.release();
+    this.state = 'stopped';
+  }
+
+  private async release(): Promise<void> {
+    for (const close of [() => this.opts.transport.stop(), () => this.opts.storage.close()]) {
+      try {
+        await close();
+      } catch (e) {
+        this.opts.logger.error(`raftbus: node ${this.id}: while stopping: ${asError(e).message}`);
+      }
+    }
+  }
+
+  private rejectAll(err: ErrStopped): void {
+    this.proposals = [];
+    this.reads = [];
+    this.readsByCtx.clear();
+    this.readsByIndex = [];
+    this.transfers = [];
+    for (const req of this.requests.takeAll()) req.reject(err);
+  }
+
+  /** A fatal error: report it and stop. Nothing raft was told can be trusted to continue. */
+  private fail(e: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = asError(e);
+    this.opts.logger.error(`raftbus: node ${this.id} stops after a fatal error: ${this.failure.stack ?? this.failure.message}`);
+    this.emitter.emit('error', this.failure);
+    void this.stop();
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /**
+   * Proposes `data` for the log; resolves with the state machine's result of
+   * applying it on this node. Proposals made in the same turn of the event
+   * loop go to raft together. Rejects with ErrNotLeader, ErrBackpressure or
+   * another ErrProposalDropped when it was not accepted (safe to retry), and
+   * with ErrProposalTimeout or ErrStopped when its outcome is unknown.
+   *
+   * Once raft has accepted it, a proposal fails only at its timeout or when
+   * the node stops, never on a change of leader or term: the entry may have
+   * reached a majority before its leader fell, and the next leader then
+   * commits it. Only the applied entry, recognised by its header, settles it.
+   */
+  propose(data: Uint8Array): Promise<Result> {
+    return this.request<Result>('propose', data.length, (seq) => {
+      this.proposals.push({ seq, data: this.envelope(this.id, data, seq) });
+    });
+  }
+
+  /**
+   * Runs `fn` on this node's state machine once it reflects every write
+   * committed before the call (a linearizable read, through raft's
+   * ReadIndex): no log entry, one leader round trip (none with 'lease').
+   * Reads of one turn share one ReadIndex request.
+   */
+  read<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.request<T>('read', 0, (seq) => {
+      this.reads.push({ seq, fn });
+    });
+  }
+
+  /** Adds a voter; `context` (e.g. its address) reaches every node's membershipChange event. */
+  addVoter(id: number, context?: Uint8Array): Promise<ConfState> {
+    return this.changeMembership([{ type: ConfChangeType.ConfChangeAddNode, nodeId: id }], context);
+  }
+
+  /** Adds a learner: it receives the log but does not vote. */
+  addLearner(id: number, context?: Uint8Array): Promise<ConfState> {
+    return this.changeMembership([{ type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: id }], context);
+  }
+
+  /** Makes a learner a voter. */
+  promote(id: number): Promise<ConfState> {
+    return this.changeMembership([{ type: ConfChangeType.ConfChangeAddNode, nodeId: id }]);
+  }
+
+  removeNode(id: number): Promise<ConfState> {
+    return this.changeMembership([{ type: ConfChangeType.ConfChangeRemoveNode, nodeId: id }]);
+  }
+
+  /**
+   * Proposes a membership change; resolves with the membership once the
+   * change is applied here. One change uses the simple protocol; several at
+   * once go through joint consensus, which raft leaves by itself afterwards
+   * (a further change is refused until it has). Rejects with
+   * ErrConfChangeRefused when this node leads and refuses the change (another
+   * one is still being applied). A change made on a follower is forwarded;
+   * the leader's refusal cannot be seen there and shows as ErrProposalTimeout.
+   */
+  changeMembership(changes: ConfChangeSingle[], context: Uint8Array = EMPTY_BYTES): Promise<ConfState> {
+    if (changes.length === 0) return Promise.reject(new RangeError('changeMembership needs at least one change'));
+    return this.request<ConfState>('confChange', context.length, (seq) => {
+      const cc = newConfChangeV2({
+        transition: ConfChangeTransition.ConfChangeTransitionAuto,
+        changes,
+        context: this.envelope(this.id, context, seq),
+      });
+      this.inbox.push(() => this.proposeConfChange(seq, cc));
+    });
+  }
+
+  /**
+   * Asks the leader to hand leadership to `to`; resolves when this node sees
+   * `to` lead. Rejects with ErrProposalTimeout if that does not happen in
+   * time (raft gives up a transfer after an election timeout).
+   */
+  transferLeadership(to: number): Promise<void> {
+    return this.request<void>('transferLeadership', 0, (seq) => {
+      this.transfers.push({ seq, to });
+      this.inbox.push(() => {
+        const lead = this.raw!.basicStatus().softState.lead;
+        if (lead === None) this.settle(seq, new ErrNotLeader(undefined));
+        else if (lead === to) this.settle(seq, undefined);
+        else this.raw!.transferLeader(to);
+      });
+    });
+  }
+
+  /**
+   * Registers a request (or refuses it), lets `queue` put its work in the
+   * loop's queue, and wakes the loop.
+   */
+  private request<T>(operation: Operation, bytes: number, queue: (seq: number) => void): Promise<T> {
+    if (this.state !== 'running' && this.state !== 'starting') return Promise.reject(new ErrStopped(this.failure));
+    const { count, bytes: pendingBytes } = this.requests;
+    // Like raft's uncommitted-size limit, one request alone may exceed the byte limit.
+    if (count >= this.opts.maxPendingProposals || (count > 0 && pendingBytes + bytes > this.opts.maxPendingBytes)) {
+      this.counters.requestsRefused++;
+      return Promise.reject(new ErrBackpressure(count, pendingBytes));
+    }
+    const seq = this.nextSeq();
+    const promise = new Promise<T>((resolve, reject) => {
+      this.requests.add({
+        seq,
+        operation,
+        bytes,
+        deadline: performance.now() + this.opts.proposalTimeoutMs,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
+    });
+    queue(seq);
+    this.kick();
+    return promise;
+  }
+
+  private nextSeq(): number {
+    // 32 bits on the wire; 0 is the bootstrap entries'. Wrapping is harmless:
+    // a request times out long before its number comes round again.
+    this.lastSeq = this.lastSeq === 0xffffffff ? 1 : this.lastSeq + 1;
+    return this.lastSeq;
+  }
+
+  private envelope(proposer: number, payload: Uint8Array, seq: number): Uint8Array {
+    return encodeEnvelope({ proposer, incarnation: proposer === 0 ? 0 : this.incarnation, seq }, payload);
+  }
+
+  private isMine(id: RequestId): boolean {
+    return id.proposer === this.id && id.incarnation === this.incarnation;
+  }
+
+  /** Resolves (or, given an Error, rejects) request `seq` if it is still pending. */
+  private settle(seq: number, outcome: unknown): void {
+    const req = this.requests.take(seq);
+    if (req === undefined) return;
+    if (outcome instanceof Error) {
+      this.counters.requestsRefused++;
+      req.reject(outcome);
+    } else {
+      req.resolve(outcome);
+    }
+  }
+
+  // -------------------------------------------------------------- observation
+
+  on<K extends keyof RaftNodeEvents>(event: K, listener: (e: RaftNodeEvents[K]) => void): () => void {
+    return this.emitter.on(event, listener);
+  }
+
+  off<K extends keyof RaftNodeEvents>(event: K, listener: (e: RaftNodeEvents[K]) => void): void {
+    this.emitter.off(event, listener);
+  }
+
+  status(): RaftNodeStatus {
+    const raft = this.raw?.status();
+    return {
+      id: this.id,
+      clusterId: this.clusterId,
+      state: this.state,
+      role: raft === undefined ? 'follower' : ROLES[raft.softState.raftState],
+      leader: raft === undefined || raft.softState.lead === None ? undefined : raft.softState.lead,
+      term: raft?.hardState.term ?? 0,
+      commit: raft?.hardState.commit ?? 0,
+      applied: this.applied,
+      snapshotIndex: this.snapshotIndex,
+      confState: copyConfState(this.confState),
+      pending: { requests: this.requests.count, bytes: this.requests.bytes },
+      stats: { ...this.counters },
+      transport: this.opts.transport.stats(),
+      raft,
+    };
+  }
+
+  // --------------------------------------------------------------------- loop
+
+  private onTick(): void {
+    this.ticks++;
+    const expired = this.requests.takeExpired(performance.now());
+    for (const req of expired) {
+      this.counters.timeouts++;
+      req.reject(new ErrProposalTimeout(req.operation, this.opts.proposalTimeoutMs));
+    }
+    if (expired.length > 0) this.forgetSettled();
+    this.kick();
+  }
+
+  /** Drops the bookkeeping of reads and transfers that are no longer pending. */
+  private forgetSettled(): void {
+    const live = (r: { seq: number }): boolean => this.requests.has(r.seq);
+    for (const [seq, reads] of this.readsByCtx) if (!reads.some(live)) this.readsByCtx.delete(seq);
+    this.readsByIndex = this.readsByIndex.filter((r) => r.reads.some(live));
+    this.transfers = this.transfers.filter(live);
+  }
+
+  private enqueue(op: () => void): void {
+    if (this.state !== 'running' && this.state !== 'starting') return;
+    this.inbox.push(op);
+    this.kick();
+  }
+
+  /**
+   * Wakes the loop in a microtask, so that everything queued in the current
+   * turn (a burst of proposals, say) goes into one Ready.
+   */
+  private kick(): void {
+    if (this.state !== 'running' || this.running || this.kickScheduled) return;
+    this.kickScheduled = true;
+    queueMicrotask(() => {
+      this.kickScheduled = false;
+      if (this.state === 'running' && !this.running) this.loop = this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    const raw = this.raw!;
+    try {
+      // On stop, the Ready in progress finishes and no new one is taken.
+      while (this.state === 'running') {
+        this.drain(raw);
+        if (!raw.hasReady()) break;
+        this.counters.readies++;
+        await this.handleReady(raw, raw.ready());
+      }
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Steps everything queued since the last Ready into raft. */
+  private drain(raw: RawNode): void {
+    const inbox = this.inbox;
+    this.inbox = [];
+    for (const op of inbox) op();
+    // Ticks after messages: a leader that was slow to get here counts its
+    // followers' responses before checkQuorum looks at them.
+    for (; this.ticks > 0; this.ticks--) {
+      this.counters.ticks++;
+      raw.tick();
+    }
+    if (this.proposals.length > 0) this.flushProposals(raw);
+    if (this.reads.length > 0) this.flushReads(raw);
+  }
+
+  private stepMessage(m: Message): void {
+    try {
+      this.raw!.step(m);
+      this.counters.messagesStepped++;
+    } catch (e) {
+      // A peer's message raft refuses (from a removed node, a local type
+      // from the network, a proposal while there is no leader) is dropped.
+      if (!isRefusal(e)) throw e;
+      this.counters.messagesDropped++;
+      this.opts.logger.debug(`raftbus: node ${this.id} dropped ${MessageType[m.type]} from ${m.from}: ${e.message}`);
+    }
+  }
+
+  /**
+   * Steps the turn's proposals as few MsgProps (each within maxSizePerMsg),
+   * so a leader appends them in one go and a follower forwards them in one
+   * message.
+   */
+  private flushProposals(raw: RawNode): void {
+    const queued = this.proposals.filter((p) => this.requests.has(p.seq));
+    this.proposals = [];
+    let batch: QueuedProposal[] = [];
+    let size = 0;
+    for (const p of queued) {
+      if (batch.length > 0 && size + p.data.length > this.opts.maxSizePerMsg) {
+        this.proposeBatch(raw, batch);
+        batch = [];
+        size = 0;
+      }
+      batch.push(p);
+      size += p.data.length;
+    }
+    if (batch.length > 0) this.proposeBatch(raw, batch);
+  }
+
+  private proposeBatch(raw: RawNode, batch: QueuedProposal[]): void {
+    try {
+      raw.step(newMessage({ type: MessageType.MsgProp, from: this.id, entries: batch.map((p) => newEntry({ data: p.data })) }));
+      this.counters.proposalsAccepted += batch.length;
+    } catch (e) {
+      if (!(e instanceof ErrProposalDropped)) throw e;
+      // A leader refuses a whole batch that would overflow its uncommitted
+      // size limit; some of it alone may still fit.
+      const st = raw.basicStatus();
+      if (batch.length > 1 && st.softState.raftState === StateType.StateLeader && st.leadTransferee === None) {
+        for (const p of batch) this.proposeBatch(raw, [p]);
+        return;
+      }
+      const err = this.dropped(raw, e);
+      for (const p of batch) this.settle(p.seq, err);
+    }
+  }
+
+  private proposeConfChange(seq: number, cc: ConfChangeV2): void {
+    if (!this.requests.has(seq)) return;
+    const raw = this.raw!;
+    try {
+      raw.proposeConfChange(cc);
+      this.counters.proposalsAccepted++;
+    } catch (e) {
+      if (!(e instanceof ErrProposalDropped)) throw e;
+      this.settle(seq, e instanceof ErrConfChangeRefused ? e : this.dropped(raw, e));
+    }
+  }
+
+  /** Says why raft dropped a proposal, in the most useful terms we can tell. */
+  private dropped(raw: RawNode, e: ErrProposalDropped): ErrProposalDropped {
+    const { softState, leadTransferee } = raw.basicStatus();
+    if (softState.raftState !== StateType.StateLeader) return new ErrNotLeader(softState.lead === None ? undefined : softState.lead);
+    if (leadTransferee !== None) return new ErrProposalDropped(`leadership transfer to node ${leadTransferee} in progress`);
+    // A leader (which steps down when removed) refuses only for this reason.
+    return e.constructor === ErrProposalDropped ? new ErrProposalDropped('the leader holds too many uncommitted entries (maxUncommittedEntriesSize)') : e;
+  }
+
+  private flushReads(raw: RawNode): void {
+    const reads = this.reads.filter((r) => this.requests.has(r.seq));
+    this.reads = [];
+    if (reads.length === 0) return;
+    const lead = raw.basicStatus().softState.lead;
+    if (lead === None) {
+      // Raft would drop the request silently; say so now instead of at the timeout.
+      const err = new ErrNotLeader(undefined);
+      for (const r of reads) this.settle(r.seq, err);
+      return;
+    }
+    const seq = this.nextSeq();
+    this.readsByCtx.set(seq, reads);
+    raw.readIndex(this.envelope(this.id, EMPTY_BYTES, seq));
+  }
+
+  // -------------------------------------------------------------------- Ready
+
+  private async handleReady(raw: RawNode, rd: Ready): Promise<void> {
+    const { storage } = this.opts;
+    // 1. Persist. Nothing of this Ready may be sent before it is durable.
+    if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
+      await storage.save({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot });
+    }
+    // 2. Send.
+    if (rd.messages.length > 0) this.send(raw, rd.messages);
+    // 3. Apply: the snapshot first, then the entries committed after it.
+    if (rd.snapshot !== undefined) await this.installSnapshot(rd.snapshot);
+    for (const rs of rd.readStates) this.onReadState(rs);
+    if (rd.committedEntries.length > 0) await this.applyEntries(raw, rd.committedEntries);
+    // 4. Advance.
+    raw.advance(rd);
+    if (rd.softState !== undefined) this.onSoftState(rd.softState, raw.basicStatus().hardState.term);
+    if (this.readsByIndex.length > 0) this.serveReads();
+    if (rd.committedEntries.length > 0 || rd.snapshot !== undefined) this.emitter.emit('applied', { index: this.applied });
+    await this.maybeSnapshot();
+  }
+
+  private send(raw: RawNode, messages: Message[]): void {
+    try {
+      this.opts.transport.send(messages);
+    } catch (e) {
+      // Transports must not throw; if one does, raft hears of it as it would of a lost peer.
+      this.opts.logger.warning(`raftbus: node ${this.id}: transport send threw: ${asError(e).message}`);
+      for (const m of messages) {
+        this.inbox.push(() =>
+          m.type === MessageType.MsgSnap ? raw.reportSnapshot(m.to, SnapshotStatus.SnapshotFailure) : raw.reportUnreachable(m.to),
+        );
+      }
+      return;
+    }
+    for (const m of messages) {
+      if (m.type !== MessageType.MsgSnap) continue;
+      this.counters.snapshotsSent++;
+      // The transport has it. If it is lost on the way, the follower's next
+      // rejection of an append sends the leader back to a snapshot.
+      this.inbox.push(() => raw.reportSnapshot(m.to, SnapshotStatus.SnapshotFinish));
+    }
+  }
+
+  private async installSnapshot(snap: Snapshot): Promise<void> {
+    await this.opts.stateMachine.restore(snap.data);
+    this.applied = this.snapshotIndex = snap.metadata.index;
+    this.bytesSinceSnapshot = 0;
+    this.confState = snap.metadata.confState;
+    this.counters.snapshotsInstalled++;
+  }
+
+  private async applyEntries(raw: RawNode, entries: Entry[]): Promise<void> {
+    for (const e of entries) {
+      switch (e.type) {
+        case EntryType.EntryNormal:
+          // Empty entries are raft's (a new leader's, a refused conf
+          // change's stand-in): the state machine never sees them.
+          if (e.data.length > 0) await this.applyNormal(e);
+          break;
+        case EntryType.EntryConfChange:
+          this.applyConfChange(raw, e, decodeConfChange(e.data));
+          break;
+        case EntryType.EntryConfChangeV2:
+          this.applyConfChange(raw, e, decodeConfChangeV2(e.data));
+          break;
+      }
+      this.applied = e.index;
+      this.bytesSinceSnapshot += e.data.length;
+      this.counters.entriesApplied++;
+    }
+  }
+
+  private async applyNormal(e: Entry): Promise<void> {
+    const { id, payload } = decodeEnvelope(e.data);
+    let result: unknown = this.opts.stateMachine.apply(payload, e.index);
+    if (isPromiseLike(result)) result = await result;
+    // Matching on the header, never on the term or the leader: an entry
+    // proposed under one leader may be committed under the next.
+    if (this.isMine(id)) this.settle(id.seq, result);
+  }
+
+  private applyConfChange(raw: RawNode, e: Entry, cc: ConfChange | ConfChangeV2): void {
+    const confState = raw.applyConfChange(cc);
+    this.confState = confState;
+    const change = confChangeAsV2(cc);
+    // Raft's own leave-joint change has no context, hence no header.
+    const { id, payload: context } = change.context.length > 0 ? decodeEnvelope(change.context) : { id: undefined, payload: EMPTY_BYTES };
+    this.emitter.emit('membershipChange', { index: e.index, change: { ...change, context }, context, confState });
+    if (id !== undefined && this.isMine(id)) this.settle(id.seq, confState);
+  }
+
+  private onReadState(rs: ReadState): void {
+    let id: RequestId;
+    try {
+      id = decodeEnvelope(rs.requestCtx).id;
+    } catch {
+      return;
+    }
+    const reads = this.isMine(id) ? this.readsByCtx.get(id.seq) : undefined;
+    if (reads === undefined) return;
+    this.readsByCtx.delete(id.seq);
+    this.readsByIndex.push({ index: rs.index, reads });
+  }
+
+  /** Runs the reads whose read index the state machine has reached. */
+  private serveReads(): void {
+    const due = this.readsByIndex.filter((r) => r.index <= this.applied);
+    if (due.length === 0) return;
+    this.readsByIndex = this.readsByIndex.filter((r) => r.index > this.applied);
+    for (const { reads } of due) {
+      for (const { seq, fn } of reads) {
+        const req = this.requests.take(seq);
+        if (req === undefined) continue;
+        try {
+          req.resolve(fn());
+        } catch (e) {
+          req.reject(asError(e));
+        }
+      }
+    }
+  }
+
+  private onSoftState(ss: SoftState, term: number): void {
+    const leader = ss.lead === None ? undefined : ss.lead;
+    const role = ROLES[ss.raftState];
+    if (role !== this.role) {
+      const previous = this.role;
+      this.role = role;
+      this.emitter.emit('roleChange', { role, previous, term });
+    }
+    if (leader !== this.leader) {
+      this.leader = leader;
+      for (const t of this.transfers) if (t.to === leader) this.settle(t.seq, undefined);
+      this.transfers = this.transfers.filter((t) => this.requests.has(t.seq));
+      this.emitter.emit('leaderChange', { leader, term });
+    }
+  }
+
+  /** Snapshots the state machine and compacts the log when the policy says so. */
+  private async maybeSnapshot(): Promise<void> {
+    const policy = this.opts.snapshot;
+    if (policy === undefined) return;
+    const entries = this.applied - this.snapshotIndex;
+    if (entries === 0 || (entries < policy.entries && this.bytesSinceSnapshot < policy.bytes)) return;
+    const { storage, stateMachine } = this.opts;
+    const index = this.applied;
+    // Between two Readys nothing is applied, so the state is exactly as of `index`.
+    const data = await stateMachine.snapshot();
+    await storage.createSnapshot(index, this.confState, data);
+    this.snapshotIndex = index;
+    this.bytesSinceSnapshot = 0;
+    this.counters.snapshotsCreated++;
+    const compactTo = index - policy.catchUpEntries;
+    if (compactTo >= storage.firstIndex()) await storage.compact(compactTo);
+  }
+}
