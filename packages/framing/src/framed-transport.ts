@@ -1,0 +1,239 @@
+// The base of the bus transports. A subclass moves opaque frames (connect,
+// publish, disconnect); this class turns messages into frames and back,
+// keeps the counters, owns the start/stop life cycle and reports
+// unreachable peers, so that every bus behaves the same above the bytes.
+import {
+  ErrInvalidConfig,
+  type Message,
+  type Transport,
+  type TransportCapabilities,
+  type TransportHandlers,
+  type TransportStats,
+} from '@raftbus/core';
+import { ErrAlreadyStarted } from './errors.js';
+import { Framer } from './framer.js';
+import { MAX_U32 } from './format.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, resolveFramingOptions, type FramingOptions } from './options.js';
+import { emptyDropStats, totalDrops, type FrameDropStats } from './stats.js';
+
+export type FramedTransportOptions = FramingOptions & {
+  orderedPerPeer: boolean;
+  /** Default Infinity: chunking makes any size fit. When set, larger messages are refused (sendFailures). */
+  maxPayloadBytes?: number;
+};
+
+/** TransportStats plus why frames were dropped. */
+export type FramedTransportStats = TransportStats & { drops: FrameDropStats };
+
+type State = 'new' | 'starting' | 'running' | 'stopped';
+
+interface Joined {
+  framer: Framer;
+  handlers: TransportHandlers;
+}
+
+/**
+ * The counters, with the drop detail as an accessor: `stats()` compares
+ * equal (toEqual, deep-equal) to a plain TransportStats, as the transport
+ * conformance suite expects, while `stats().drops` is there for those who ask.
+ */
+class Stats implements FramedTransportStats {
+  readonly #drops: FrameDropStats;
+  constructor(
+    public sent: number,
+    public received: number,
+    public dropped: number,
+    public sendFailures: number,
+    drops: FrameDropStats,
+  ) {
+    this.#drops = drops;
+  }
+  get drops(): FrameDropStats {
+    return this.#drops;
+  }
+}
+
+/**
+ * Base class of the bus transports: subclasses move opaque frames; the base does framing,
+ * stats, start/stop state and unreachable reporting. Implements the core's Transport contract.
+ */
+export abstract class FramedTransport implements Transport {
+  readonly capabilities: TransportCapabilities;
+  readonly #framing: FramingOptions;
+  #state: State = 'new';
+  #joined: Joined | undefined;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #connected = false;
+  #sent = 0;
+  #received = 0;
+  #sendFailures = 0;
+  /** Drops of frames decoded before the current framer (a failed start's). */
+  readonly #earlierDrops: FrameDropStats = emptyDropStats();
+  /** Peers with an unreachable report queued, so a burst of failures reports each once. */
+  readonly #unreachableQueued = new Set<number>();
+
+  constructor(options: FramedTransportOptions) {
+    const maxPayloadBytes = options.maxPayloadBytes ?? Number.POSITIVE_INFINITY;
+    if (typeof maxPayloadBytes !== 'number' || !(maxPayloadBytes >= 1)) {
+      throw new ErrInvalidConfig(`framing: maxPayloadBytes must be positive, got ${String(maxPayloadBytes)}`);
+    }
+    if (typeof options.orderedPerPeer !== 'boolean') throw new ErrInvalidConfig('framing: orderedPerPeer must be a boolean');
+    // A finite maxPayloadBytes is a promise both ways: messages up to it are
+    // carried (so the default message limit yields to it) and larger ones are
+    // refused (the framer enforces it). The capability never promises more
+    // than the framer will carry.
+    const finite = Number.isFinite(maxPayloadBytes);
+    const maxMessageBytes = Math.min(options.maxMessageBytes ?? (finite ? MAX_U32 : DEFAULT_MAX_MESSAGE_BYTES), maxPayloadBytes);
+    this.#framing = {
+      maxFrameBytes: options.maxFrameBytes,
+      maxMessageBytes,
+      ...(options.key !== undefined && { key: options.key }),
+      ...(options.reassemblyTimeoutMs !== undefined && { reassemblyTimeoutMs: options.reassemblyTimeoutMs }),
+      ...(options.maxReassemblyBytes !== undefined && { maxReassemblyBytes: options.maxReassemblyBytes }),
+    };
+    resolveFramingOptions(this.#framing); // fail at construction, not at start
+    this.capabilities = { maxPayloadBytes: finite ? maxMessageBytes : maxPayloadBytes, orderedPerPeer: options.orderedPerPeer };
+  }
+
+  /** Joins the cluster: calls connect(), then delivers decoded messages to handlers.onMessage. */
+  start(clusterId: string, nodeId: number, handlers: TransportHandlers): Promise<void> {
+    if (this.#state === 'stopped') return Promise.reject(new ErrAlreadyStarted('transport was stopped; transports are single-use'));
+    if (this.#state !== 'new') return Promise.reject(new ErrAlreadyStarted(`transport already started as node ${this.#joined?.framer.nodeId}`));
+    let framer: Framer;
+    try {
+      if (typeof handlers?.onMessage !== 'function') throw new ErrInvalidConfig('framing: handlers.onMessage is required');
+      framer = new Framer(clusterId, nodeId, this.#framing);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const joined: Joined = { framer, handlers };
+    this.#joined = joined;
+    this.#state = 'starting';
+    this.#starting = this.#join(joined, clusterId, nodeId);
+    return this.#starting;
+  }
+
+  /**
+   * Groups frames by destination and calls publish() once per peer per call.
+   * Never throws: a message that cannot be encoded, a publish that throws or
+   * rejects, and any send while not running count as sendFailures; bus
+   * failures are also reported through handlers.onUnreachable.
+   */
+  send(messages: readonly Message[]): void {
+    const joined = this.#joined;
+    if (this.#state !== 'running' || joined === undefined) {
+      this.#sendFailures += messages.length;
+      return;
+    }
+    const byPeer = new Map<number, { frames: Uint8Array[]; messages: number }>();
+    for (const message of messages) {
+      let frames: Uint8Array[];
+      try {
+        frames = joined.framer.encode(message);
+      } catch {
+        // Unencodable or too large: the message's fault, not the peer's.
+        this.#sendFailures++;
+        continue;
+      }
+      let batch = byPeer.get(message.to);
+      if (batch === undefined) {
+        batch = { frames: [], messages: 0 };
+        byPeer.set(message.to, batch);
+      }
+      for (const frame of frames) batch.frames.push(frame);
+      batch.messages++;
+    }
+    for (const [to, batch] of byPeer) this.#publishBatch(joined, to, batch.frames, batch.messages);
+  }
+
+  /** Idempotent; calls disconnect() once (if connect() was ever called), after a start in progress settles. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  stats(): FramedTransportStats {
+    const drops = this.#dropStats();
+    return new Stats(this.#sent, this.#received, totalDrops(drops), this.#sendFailures, drops);
+  }
+
+  /** Subclass: connect to the bus and start calling `deliver(frame)` for frames addressed to (clusterId, nodeId). */
+  protected abstract connect(clusterId: string, nodeId: number, deliver: (frame: Uint8Array) => void): Promise<void>;
+  /** Subclass: put frames (in order) on the bus for node `to`. May be async; must not throw synchronously for bus errors (reject instead). */
+  protected abstract publish(to: number, frames: Uint8Array[]): Promise<void>;
+  /** Subclass: release connections it created (not the ones the user passed in). */
+  protected abstract disconnect(): Promise<void>;
+
+  async #join(joined: Joined, clusterId: string, nodeId: number): Promise<void> {
+    // Frames may arrive before connect() resolves; they are delivered.
+    const deliver = (frame: Uint8Array): void => this.#deliver(joined, frame);
+    this.#connected = true;
+    try {
+      await this.connect(clusterId, nodeId, deliver);
+    } catch (e) {
+      if (this.#joined === joined && this.#state === 'starting') {
+        // Not joined: the caller may start again.
+        this.#addEarlierDrops(joined.framer.drops);
+        this.#joined = undefined;
+        this.#state = 'new';
+      }
+      throw e;
+    }
+    if (this.#state === 'starting') this.#state = 'running';
+  }
+
+  #deliver(joined: Joined, frame: Uint8Array): void {
+    if (this.#joined !== joined || this.#state === 'stopped') return;
+    const message = joined.framer.decode(frame);
+    if (message === undefined) return;
+    this.#received++;
+    joined.handlers.onMessage(message);
+  }
+
+  #publishBatch(joined: Joined, to: number, frames: Uint8Array[], messages: number): void {
+    let published: Promise<void>;
+    try {
+      published = this.publish(to, frames);
+    } catch {
+      this.#failed(joined, to, messages);
+      return;
+    }
+    Promise.resolve(published).then(
+      () => {
+        this.#sent += messages;
+      },
+      () => this.#failed(joined, to, messages),
+    );
+  }
+
+  #failed(joined: Joined, to: number, messages: number): void {
+    this.#sendFailures += messages;
+    if (joined.handlers.onUnreachable === undefined || this.#unreachableQueued.has(to)) return;
+    this.#unreachableQueued.add(to);
+    // Later, so the handler never runs inside the caller's send().
+    queueMicrotask(() => {
+      this.#unreachableQueued.delete(to);
+      if (this.#joined === joined && this.#state !== 'stopped') joined.handlers.onUnreachable?.(to);
+    });
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#state = 'stopped';
+    if (this.#starting !== undefined) await this.#starting.catch(() => undefined);
+    if (this.#connected) await this.disconnect();
+  }
+
+  #dropStats(): FrameDropStats {
+    const drops = { ...this.#earlierDrops };
+    const current = this.#joined?.framer.drops;
+    if (current !== undefined) {
+      for (const k of Object.keys(drops) as (keyof FrameDropStats)[]) drops[k] += current[k];
+    }
+    return drops;
+  }
+
+  #addEarlierDrops(d: FrameDropStats): void {
+    for (const k of Object.keys(d) as (keyof FrameDropStats)[]) this.#earlierDrops[k] += d[k];
+  }
+}

@@ -1,0 +1,155 @@
+// The Framer: raft messages to frames and back, for one node of one
+// cluster. Pure apart from the clock it is handed and the random message
+// ids of chunks; no I/O. A frame that is not a valid message for this node
+// is dropped and counted, never thrown and never delivered.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { ErrInvalidConfig, ErrMalformedMessage, decodeMessage, encodeMessage, type Message } from '@raftbus/core';
+import { ErrMessageTooLarge } from './errors.js';
+import { MAC_BYTES, MAX_CLUSTER_ID_BYTES, frameLength, isNodeId, macOf, parseFrame, sameBytes, writeFrame, type Envelope, type ParsedFrame } from './format.js';
+import { resolveFramingOptions, type FramingOptions, type ResolvedFramingOptions } from './options.js';
+import { Reassembly } from './reassembly.js';
+import { emptyDropStats, type FrameDropStats } from './stats.js';
+
+const utf8 = new TextEncoder();
+
+/** Encodes messages into frames and decodes frames back, for one node of one cluster. Pure, no I/O. */
+export class Framer {
+  readonly drops: FrameDropStats = emptyDropStats();
+  private readonly options: ResolvedFramingOptions;
+  private readonly clusterIdBytes: Uint8Array;
+  /** Payload bytes a chunk frame can carry within maxFrameBytes. */
+  private readonly chunkPayloadBytes: number;
+  private readonly reassembly: Reassembly;
+
+  constructor(
+    readonly clusterId: string,
+    readonly nodeId: number,
+    options: FramingOptions,
+  ) {
+    this.options = resolveFramingOptions(options);
+    if (typeof clusterId !== 'string' || clusterId.length === 0) throw new ErrInvalidConfig('framing: clusterId must be a non-empty string');
+    this.clusterIdBytes = utf8.encode(clusterId);
+    // Lone surrogates all encode as U+FFFD: two different ids would share bytes on the wire.
+    if (new TextDecoder().decode(this.clusterIdBytes) !== clusterId) {
+      throw new ErrInvalidConfig('framing: clusterId must be well-formed Unicode');
+    }
+    if (this.clusterIdBytes.length > MAX_CLUSTER_ID_BYTES) {
+      throw new ErrInvalidConfig(`framing: clusterId is ${this.clusterIdBytes.length} bytes in UTF-8; at most ${MAX_CLUSTER_ID_BYTES}`);
+    }
+    if (!isNodeId(nodeId) || nodeId === 0) throw new ErrInvalidConfig(`framing: nodeId must be a positive safe integer, got ${String(nodeId)}`);
+    const keyed = this.options.key !== undefined;
+    this.chunkPayloadBytes = this.options.maxFrameBytes - frameLength(this.clusterIdBytes.length, true, keyed, 0);
+    if (this.chunkPayloadBytes < 1) {
+      const least = frameLength(this.clusterIdBytes.length, true, keyed, 1);
+      throw new ErrInvalidConfig(`framing: maxFrameBytes ${this.options.maxFrameBytes} cannot carry a chunk for this cluster id; at least ${least}`);
+    }
+    this.reassembly = new Reassembly(this.drops, this.options.reassemblyTimeoutMs, this.options.maxReassemblyBytes);
+  }
+
+  /** Bytes currently held in incomplete chunked messages (payload plus bookkeeping). */
+  get reassemblyBytes(): number {
+    return this.reassembly.heldBytes;
+  }
+
+  /** Chunked messages waiting for more chunks. */
+  get pendingMessages(): number {
+    return this.reassembly.pendingMessages;
+  }
+
+  /**
+   * One frame, or several chunks when the encoded message exceeds
+   * maxFrameBytes. Throws ErrMalformedMessage for a message the codec cannot
+   * represent, ErrMessageTooLarge past maxMessageBytes.
+   */
+  encode(message: Message): Uint8Array[] {
+    const payload = encodeMessage(message);
+    if (!isNodeId(message.from) || !isNodeId(message.to)) {
+      throw new ErrMalformedMessage(`framing: node ids must be safe non-negative integers (from ${message.from}, to ${message.to})`);
+    }
+    if (payload.length > this.options.maxMessageBytes) {
+      throw new ErrMessageTooLarge(`framing: message is ${payload.length} bytes encoded; maxMessageBytes is ${this.options.maxMessageBytes}`);
+    }
+    const { key, maxFrameBytes } = this.options;
+    const envelope: Envelope = { clusterId: this.clusterIdBytes, from: message.from, to: message.to };
+    if (frameLength(this.clusterIdBytes.length, false, key !== undefined, payload.length) <= maxFrameBytes) {
+      return [writeFrame(envelope, undefined, payload, key)];
+    }
+    const size = this.chunkPayloadBytes;
+    const count = Math.ceil(payload.length / size);
+    const messageId = randomBytes(8).readBigUInt64BE(0);
+    const frames: Uint8Array[] = [];
+    for (let index = 0; index < count; index++) {
+      const part = payload.subarray(index * size, Math.min(payload.length, (index + 1) * size));
+      frames.push(writeFrame(envelope, { messageId, index, count, totalLength: payload.length }, part, key));
+    }
+    return frames;
+  }
+
+  /** The message once complete; undefined while chunks are missing or when the frame was dropped (counted). Never throws. */
+  decode(frame: Uint8Array, now: number = Date.now()): Message | undefined {
+    try {
+      return this.decodeFrame(frame, now);
+    } catch {
+      // Unreachable by design; the promise is that a frame never throws.
+      this.drops.malformed++;
+      return undefined;
+    }
+  }
+
+  private decodeFrame(frame: Uint8Array, now: number): Message | undefined {
+    this.reassembly.expire(now);
+    if (!(frame instanceof Uint8Array)) return this.drop('malformed');
+    const { key } = this.options;
+    // With a key, nothing in the frame is believed before its MAC checks out:
+    // whatever was changed, truncated or stripped, the drop is badMac.
+    if (key !== undefined && !this.authentic(frame, key)) return this.drop('badMac');
+    const parsed = parseFrame(frame);
+    if (parsed === undefined) return this.drop('malformed');
+    if (key !== undefined && !parsed.authenticated) return this.drop('malformed');
+    if (!sameBytes(parsed.clusterId, this.clusterIdBytes)) return this.drop('wrongCluster');
+    if (parsed.to !== this.nodeId) return this.drop('wrongNode');
+
+    const { chunk } = parsed;
+    if (chunk === undefined) {
+      if (parsed.payload.length > this.options.maxMessageBytes) return this.drop('tooLarge');
+      return this.message(parsed.payload, parsed);
+    }
+    if (chunk.totalLength > this.options.maxMessageBytes) return this.drop('tooLarge');
+    const outcome = this.reassembly.add(parsed.from, chunk, parsed.payload, now);
+    switch (outcome.kind) {
+      case 'incomplete':
+      case 'duplicate':
+        return undefined;
+      case 'dropped':
+        return this.drop(outcome.reason);
+      case 'complete': {
+        const m = this.message(outcome.bytes, parsed);
+        if (m === undefined) this.reassembly.refuseCompleted(parsed.from, chunk.messageId, now);
+        return m;
+      }
+    }
+  }
+
+  private authentic(frame: Uint8Array, key: Uint8Array): boolean {
+    if (frame.length < MAC_BYTES) return false;
+    const end = frame.length - MAC_BYTES;
+    return timingSafeEqual(macOf(key, frame.subarray(0, end)), frame.subarray(end));
+  }
+
+  /** The raft message in `bytes`, which must be addressed as its envelope is. */
+  private message(bytes: Uint8Array, envelope: ParsedFrame): Message | undefined {
+    let m: Message;
+    try {
+      m = decodeMessage(bytes);
+    } catch {
+      return this.drop('malformed');
+    }
+    if (m.to !== envelope.to || m.from !== envelope.from) return this.drop('malformed');
+    return m;
+  }
+
+  private drop(reason: keyof FrameDropStats): undefined {
+    this.drops[reason]++;
+    return undefined;
+  }
+}
