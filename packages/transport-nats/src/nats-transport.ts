@@ -1,0 +1,270 @@
+// Raft over NATS core pub/sub. Each node subscribes to its own subject,
+// raftbus.<cluster>.<node>; sending is a publish of each frame to the
+// addressee's subject. The framing base class turns messages into frames
+// (chunks no larger than the server's max_payload, optional HMAC) and back.
+//
+// Core NATS is at-most-once: a frame published while no subscriber listens,
+// or while the connection is down, is gone. Raft retries what matters, so
+// the transport's job is to never corrupt or misroute, never throw, keep
+// the connection alive through outages, and count every refusal.
+import { ErrInvalidConfig, getLogger, type Logger } from '@raftbus/core';
+import { FramedTransport, type FramingOptions } from '@raftbus/framing';
+import {
+  connect,
+  type Msg,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  type Status,
+  type Subscription,
+} from '@nats-io/transport-node';
+import { ErrNatsPayloadTooLarge, ErrNatsUnavailable } from './errors.js';
+import { clusterToken, nodeSubject } from './subject.js';
+
+/** Where log lines about the connection go; any core Logger fits. */
+export type NatsTransportLogger = Pick<Logger, 'debug' | 'info' | 'warning' | 'error'>;
+
+/**
+ * The transport connects a client of its own, with these options passed to
+ * `connect()` of @nats-io/transport-node: `servers`, `token`, `user`/`pass`,
+ * `authenticator` (e.g. `credsAuthenticator(creds)`), `tls`, … Over our
+ * defaults (NATS_CLIENT_DEFAULTS). The transport closes this client on stop().
+ */
+export type NatsClientOptions = NodeConnectionOptions & { connection?: never };
+
+/**
+ * The transport subscribes on a connection the application owns. stop()
+ * unsubscribes; the connection is never closed by the transport, and its
+ * reconnect policy is the application's.
+ */
+export type NatsSharedConnection = { connection: NatsConnection } & { [K in keyof NodeConnectionOptions]?: never };
+
+export type NatsTransportOptions = (NatsClientOptions | NatsSharedConnection) &
+  Partial<FramingOptions> & {
+    /** Default: the core's logger (getLogger()). */
+    logger?: NatsTransportLogger;
+  };
+
+/** NATS's own default max_payload, assumed until a server says otherwise. */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/**
+ * Kept free below max_payload. Frames go out without NATS headers today;
+ * the room keeps them legal should headers be added (the server counts
+ * headers against max_payload) at a cost of 0.1% of a chunk.
+ */
+export const HEADER_ROOM_BYTES = 1024;
+
+/** Reconnect policy of the clients the transport creates; NatsClientOptions override it. */
+export const NATS_CLIENT_DEFAULTS = {
+  // A raft cluster outlives broker outages: never give up reconnecting.
+  maxReconnectAttempts: -1,
+  // Back within an election timeout or two of the server's return.
+  reconnectTimeWait: 500,
+  // Notice a half-open connection (a server host gone without a RST) in
+  // about 30 s rather than the client's default of 4 minutes.
+  pingInterval: 10_000,
+  maxPingOut: 3,
+} as const satisfies NodeConnectionOptions;
+
+/** How long stop() lets the client flush what was published before it closes anyway. */
+const DRAIN_TIMEOUT_MS = 2_000;
+
+/** The largest frame for a server whose max_payload is `maxPayload`. */
+export function maxFrameBytesFor(maxPayload: number): number {
+  return maxPayload - Math.min(HEADER_ROOM_BYTES, Math.floor(maxPayload / 2));
+}
+
+interface Link {
+  nc: NatsConnection;
+  /** Whether we created the connection (and so close it). */
+  owned: boolean;
+  /** The cluster's subject token. */
+  token: string;
+  sub: Subscription;
+  statuses: AsyncIterable<Status>;
+  /** Connected, as last reported by the client's status events. */
+  online: boolean;
+  stopping: boolean;
+}
+
+export class NatsTransport extends FramedTransport {
+  private readonly shared: NatsConnection | undefined;
+  private readonly clientOptions: NodeConnectionOptions;
+  private readonly log: NatsTransportLogger;
+  private readonly maxFrameBytes: number;
+  private readonly frameBytesChosen: boolean;
+  private link: Link | undefined;
+  private logPrefix = 'transport-nats';
+
+  constructor(options: NatsTransportOptions = {}) {
+    const { connection, logger, key, maxFrameBytes, maxMessageBytes, reassemblyTimeoutMs, maxReassemblyBytes, ...clientOptions } = options;
+    // The frame size is fixed before connect(): from the connection's server
+    // when we are handed one, else NATS's default, checked once connected.
+    const frameBytes = maxFrameBytes ?? maxFrameBytesFor(connection?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD);
+    super({ key, maxFrameBytes: frameBytes, maxMessageBytes, reassemblyTimeoutMs, maxReassemblyBytes, orderedPerPeer: true });
+    if (connection !== undefined && Object.keys(clientOptions).length > 0) {
+      throw new ErrInvalidConfig(
+        `transport-nats: pass either { connection } or client options, not both (got ${Object.keys(clientOptions).join(', ')})`,
+      );
+    }
+    this.shared = connection;
+    this.clientOptions = clientOptions;
+    this.log = logger ?? getLogger();
+    this.maxFrameBytes = frameBytes;
+    this.frameBytesChosen = maxFrameBytes !== undefined;
+  }
+
+  protected async connect(clusterId: string, nodeId: number, deliver: (frame: Uint8Array) => void): Promise<void> {
+    const token = clusterToken(clusterId);
+    const subject = nodeSubject(token, nodeId);
+    this.logPrefix = `transport-nats ${clusterId}/${nodeId}`;
+    const owned = this.shared === undefined;
+    const nc = this.shared ?? (await connect({ ...NATS_CLIENT_DEFAULTS, name: `raftbus ${clusterId}/${nodeId}`, ...this.clientOptions }));
+    let sub: Subscription | undefined;
+    try {
+      this.checkFrameSize(nc);
+      let refused: Error | undefined;
+      sub = nc.subscribe(subject, {
+        callback: (err: Error | null, msg: Msg) => {
+          if (err !== null) {
+            refused = err;
+            this.log.error(`${this.logPrefix}: subscription to ${subject} ended: ${err.message}`);
+            return;
+          }
+          // The callback runs inside the client's protocol parser: nothing may escape it.
+          try {
+            deliver(msg.data);
+          } catch (e) {
+            this.log.error(`${this.logPrefix}: message handler threw: ${String(e)}`);
+          }
+        },
+      });
+      // The round trip puts the SUB on the server before start() resolves:
+      // from then on, frames published to this node reach it.
+      await nc.flush();
+      if (refused !== undefined) throw refused;
+    } catch (e) {
+      if (owned) await nc.close().catch(() => undefined);
+      else if (sub !== undefined && !nc.isClosed()) sub.unsubscribe();
+      throw e;
+    }
+    const link: Link = { nc, owned, token, sub, statuses: nc.status(), online: nc.info !== undefined, stopping: false };
+    this.link = link;
+    void this.watch(link);
+    void nc.closed().then((err) => this.onClosed(link, err));
+  }
+
+  protected async publish(to: number, frames: Uint8Array[]): Promise<void> {
+    // Everything below throws inside an async function: a rejection, which
+    // the base counts; the client's synchronous errors never reach send().
+    const link = this.link;
+    if (link === undefined) throw new ErrNatsUnavailable('not started');
+    const { nc } = link;
+    if (nc.isClosed()) throw new ErrNatsUnavailable('closed');
+    if (!link.online) throw new ErrNatsUnavailable('disconnected');
+    const subject = nodeSubject(link.token, to);
+    // All or nothing: a chunk refused halfway would strand the others.
+    const maxPayload = nc.info?.max_payload;
+    if (maxPayload !== undefined) {
+      for (const frame of frames) if (frame.length > maxPayload) throw new ErrNatsPayloadTooLarge(frame.length, maxPayload);
+    }
+    for (const frame of frames) nc.publish(subject, frame);
+  }
+
+  protected async disconnect(): Promise<void> {
+    const link = this.link;
+    this.link = undefined;
+    if (link === undefined) return;
+    link.stopping = true;
+    stopIterating(link.statuses);
+    const { nc } = link;
+    if (nc.isClosed()) return;
+    if (!link.owned) {
+      link.sub.unsubscribe();
+      return;
+    }
+    // Drain sends what was published and closes; while the server is away
+    // it could wait for a reconnect, so it gets a bounded time.
+    if (link.online) await settleWithin(nc.drain(), DRAIN_TIMEOUT_MS);
+    await nc.close().catch(() => undefined);
+  }
+
+  /** Frames sized for another limit would be refused by this server one by one: refuse the start instead. */
+  private checkFrameSize(nc: NatsConnection): void {
+    const maxPayload = nc.info?.max_payload;
+    if (maxPayload === undefined || this.maxFrameBytes <= maxPayload) return;
+    const advice = this.frameBytesChosen
+      ? `lower maxFrameBytes to at most ${maxFrameBytesFor(maxPayload)}`
+      : `pass maxFrameBytes: ${maxFrameBytesFor(maxPayload)} (or at most that), or construct the transport with { connection } to size frames from the server`;
+    throw new ErrInvalidConfig(
+      `transport-nats: frames of up to ${this.maxFrameBytes} bytes do not fit the server's max_payload of ${maxPayload} bytes; ${advice}`,
+    );
+  }
+
+  private async watch(link: Link): Promise<void> {
+    try {
+      for await (const status of link.statuses) {
+        if (link.stopping) break;
+        this.onStatus(link, status);
+      }
+    } catch (e) {
+      this.log.error(`${this.logPrefix}: NATS status stream failed: ${String(e)}`);
+    }
+  }
+
+  private onStatus(link: Link, status: Status): void {
+    switch (status.type) {
+      case 'disconnect':
+        link.online = false;
+        this.log.warning(`${this.logPrefix}: disconnected from NATS server ${status.server}; reconnecting, sends fail until then`);
+        break;
+      case 'reconnect':
+        link.online = true;
+        this.log.info(`${this.logPrefix}: reconnected to NATS server ${status.server}; subscription resumed`);
+        break;
+      case 'error':
+        this.log.error(`${this.logPrefix}: NATS error: ${status.error.message}`);
+        break;
+      case 'ldm':
+        this.log.warning(`${this.logPrefix}: NATS server ${status.server} is shutting down (lame duck mode)`);
+        break;
+      case 'staleConnection':
+        this.log.warning(`${this.logPrefix}: NATS connection is stale (no PONG); reconnecting`);
+        break;
+      case 'slowConsumer':
+        this.log.warning(`${this.logPrefix}: slow consumer, ${status.pending} messages pending`);
+        break;
+      case 'reconnecting':
+      case 'forceReconnect':
+      case 'update':
+      case 'ping':
+      case 'close':
+        this.log.debug(`${this.logPrefix}: NATS status ${status.type}`);
+        break;
+    }
+  }
+
+  private onClosed(link: Link, err: void | Error): void {
+    link.online = false;
+    if (link.stopping) return;
+    const why = err instanceof Error ? `: ${err.message}` : '';
+    const message = `${this.logPrefix}: NATS connection closed${why}; this node can no longer send or receive`;
+    // Ours never gives up reconnecting, so its closing is unexpected; a
+    // shared one may have been closed on purpose by its owner.
+    if (link.owned) this.log.error(message);
+    else this.log.warning(message);
+  }
+}
+
+/** Ends a status iterator of the client now, not at its next status (it detaches from the connection). */
+function stopIterating(statuses: AsyncIterable<Status>): void {
+  (statuses as { stop?: () => void }).stop?.();
+}
+
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([promise.then(() => undefined, () => undefined), timeout]);
+  clearTimeout(timer);
+}
