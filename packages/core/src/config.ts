@@ -29,7 +29,7 @@ export interface Config {
   asyncStorageWrites?: boolean;
   /** Max encoded bytes of entries in one append message; 0 means one entry per message. */
   maxSizePerMsg?: number;
-  /** Max encoded bytes of committed entries in one Ready; 0 means maxSizePerMsg. */
+  /** Max encoded bytes of committed entries in one Ready; 0 means maxSizePerMsg (or one entry at a time if that is 0 too). */
   maxCommittedSizePerReady?: number;
   /** Max payload bytes of uncommitted entries on a leader; 0 means no limit. */
   maxUncommittedEntriesSize?: number;
@@ -86,7 +86,10 @@ export function validateConfig(c: Config): ValidConfig {
   const maxSizePerMsg = c.maxSizePerMsg ?? 0;
   const maxUncommittedEntriesSize = c.maxUncommittedEntriesSize || noLimit;
   // Defaults to maxSizePerMsg because they were once the same parameter.
-  const maxCommittedSizePerReady = c.maxCommittedSizePerReady || maxSizePerMsg;
+  // When both are 0, etcd-raft panics at the first committed entry
+  // ("applying entry size ... not positive"); we read 0 as maxSizePerMsg's
+  // "one entry at a time" instead, so the minimal config works.
+  const maxCommittedSizePerReady = c.maxCommittedSizePerReady || maxSizePerMsg || 1;
   if (!(c.maxInflightMsgs > 0)) throw new ErrInvalidConfig('max inflight messages must be greater than 0');
   let maxInflightBytes = c.maxInflightBytes ?? 0;
   if (maxInflightBytes === 0) maxInflightBytes = noLimit;

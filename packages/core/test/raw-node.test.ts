@@ -1141,3 +1141,37 @@ describe('asynchronous storage writes', () => {
     expect(s2.entries(2, 3, noLimit)[0]!.data).toEqual(utf8('hello'));
   });
 });
+
+describe('minimal config', () => {
+  // etcd-raft panics at the first committed entry when MaxSizePerMsg and
+  // MaxCommittedSizePerReady are both left at 0; we hand entries out one
+  // Ready at a time instead.
+  it('commits and applies with only the required fields set', () => {
+    const storage = new MemoryStorage();
+    const rn = new RawNode({ id: 1, electionTick: 10, heartbeatTick: 1, storage, maxInflightMsgs: 256, logger: discardLoggerForTest() });
+    rn.bootstrap([{ id: 1 }]);
+    const applied: number[] = [];
+    let proposed = false;
+    for (let round = 0; round < 20 && applied.length < 3; round++) {
+      // Campaign once the bootstrap conf change is applied, propose once leader.
+      if (round === 1) rn.campaign();
+      if (!proposed && rn.basicStatus().softState.raftState === StateType.StateLeader) {
+        for (const s of ['a', 'b', 'c']) rn.propose(utf8(s));
+        proposed = true;
+      }
+      while (rn.hasReady()) {
+        const rd = rn.ready();
+        storage.append(rd.entries);
+        if (rd.hardState) storage.setHardState(rd.hardState);
+        expect(rd.committedEntries.length).toBeLessThanOrEqual(1);
+        for (const e of rd.committedEntries) if (e.data.length > 0 && e.type === 0) applied.push(e.index);
+        rn.advance(rd);
+      }
+    }
+    expect(applied).toHaveLength(3);
+  });
+});
+
+function discardLoggerForTest(): Config['logger'] {
+  return new RecordingLogger();
+}
