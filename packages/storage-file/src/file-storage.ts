@@ -1,0 +1,844 @@
+// FileStorage: raft's durable storage in one local directory, after etcd's
+// wal and snap packages.
+//
+//   <dir>/LOCK                       owner of the directory (lock.ts)
+//   <dir>/wal/<seq>-<firstIndex>.wal log segments (wal-format.ts)
+//   <dir>/snap/<term>-<index>.snap   snapshots, newest two kept (snap.ts)
+//
+// Reads are answered from memory, as etcd's server keeps a MemoryStorage
+// next to its WAL: `mem` holds the newest snapshot and the entries after the
+// compaction point, and changes only once what changes it is durable. So a
+// read never returns something a crash could take back, and a failed write
+// leaves the reads correct. (compact() applies at once: forgetting entries
+// the snapshot holds takes nothing back.)
+//
+// Writes go through one queue in call order. Each save() is checked at call
+// time against `proj`, the state once every queued write has landed, so that
+// saves made without waiting are refused or accepted exactly as a
+// MemoryStorage would refuse or accept them one after another.
+import { dirname, join, resolve } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+import {
+  ErrSnapOutOfDate,
+  ErrUnavailable,
+  MemoryStorage,
+  getLogger,
+  newSnapshot,
+  type ConfState,
+  type DurableStorage,
+  type DurableStorageCapabilities,
+  type Entry,
+  type HardState,
+  type InitialState,
+  type Logger,
+  type PersistBatch,
+  type Snapshot,
+  type SnapshotMetadata,
+  encodeEntry,
+  encodeHardState,
+} from '@raftbus/core';
+import {
+  ErrCompactBeyondSnapshot,
+  ErrCorruptSnapshot,
+  ErrCorruptWAL,
+  ErrStorageClosed,
+  ErrStorageFailed,
+} from './errors.js';
+import { isErrno, nodeFs, syncDir, writeFully, type FileStorageFs } from './fs.js';
+import { DirLock } from './lock.js';
+import { Replay } from './replay.js';
+import {
+  BROKEN_SUFFIX,
+  SNAP_DIR,
+  TMP_SUFFIX,
+  newestFirst,
+  parseSnapName,
+  readSnapshotFile,
+  snapName,
+  writeSnapshotFile,
+  type SnapName,
+} from './snap.js';
+import {
+  COMMIT_RECORD_SIZE,
+  RecordType,
+  WAL_DIR,
+  commitPayload,
+  encodeRecords,
+  encodeSegmentHeader,
+  parseSegmentName,
+  recordsSize,
+  segmentName,
+  snapshotMetaPayload,
+  type RecordOut,
+} from './wal-format.js';
+import { scanSegment, type TornTail } from './wal-reader.js';
+
+/**
+ * 'batch' (default): saves that arrive while a write is being fsynced are
+ * written together and share the next fsync (group commit). 'always': one
+ * write and one fsync per save. Both resolve a save only after its fsync.
+ */
+export type SyncMode = 'always' | 'batch';
+
+export interface FileStorageOptions {
+  /** The storage directory; created if absent. One FileStorage per directory (see LOCK). */
+  dir: string;
+  /**
+   * A segment is closed and a new one started once it reaches this size
+   * (a soft limit: one batch may go past it). Default 64 MiB.
+   */
+  segmentBytes?: number;
+  sync?: SyncMode;
+  /**
+   * Skips every fsync: an acknowledged save can be lost in a machine crash
+   * (a process crash loses nothing). For tests; capabilities.durable is then false.
+   */
+  unsafeNoSync?: boolean;
+  /** Where recovery reports torn tails, fallbacks and removed files. Default: the core's getLogger(). */
+  logger?: Logger;
+  /** The file-system calls to use (tests count or fail fsyncs through it). Default node:fs/promises. */
+  fs?: FileStorageFs;
+}
+
+/** What open() found and did, for logs and tests. */
+export interface RecoveryReport {
+  /** The snapshot loaded (index 0: none). */
+  snapshot: { term: number; index: number };
+  /** Set when the newest snapshot file was unusable and an older one was loaded, the WAL covering the gap. */
+  fellBackFrom?: { file: string; reason: string };
+  /** WAL segments read, and complete batches replayed from them. */
+  segments: number;
+  batches: number;
+  /** The unfinished batch cut off the end of the last segment, if any. */
+  tornTail?: { file: string; offset: number; bytes: number; reason: string };
+  /** Files removed: temp files of interrupted snapshot writes, snapshot files no WAL record acknowledges. */
+  removed: string[];
+}
+
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Snapshot files kept: the newest, and one to fall back to if it is damaged. */
+const SNAPSHOTS_KEPT = 2;
+
+interface SegmentInfo {
+  seq: number;
+  name: string;
+  /** Highest entry index written into the segment (0 if none): below the compaction point, it can go. */
+  maxIndex: number;
+}
+
+interface WriteItem {
+  records: RecordOut[];
+  maxIndex: number;
+  /** Settles when the item may be written (a snapshot file it refers to is durable). */
+  blocker?: Promise<void>;
+  /** Updates `mem` once the records are durable. */
+  apply(): void;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+type State = 'new' | 'opening' | 'open' | 'closing' | 'closed';
+
+export class FileStorage implements DurableStorage {
+  readonly capabilities: DurableStorageCapabilities;
+  private recoveryReport: RecoveryReport | undefined;
+
+  private readonly dir: string;
+  private readonly walDir: string;
+  private readonly snapDir: string;
+  private readonly fs: FileStorageFs;
+  private readonly segmentBytes: number;
+  private readonly syncMode: SyncMode;
+  private readonly noSync: boolean;
+
+  private state: State = 'new';
+  private openPromise: Promise<void> | undefined;
+  private closePromise: Promise<void> | undefined;
+  private lock: DirLock | undefined;
+  private failure: ErrStorageFailed | undefined;
+
+  private mem = new MemoryStorage();
+  /** mem's snapshot metadata, kept aside because mem.snapshot() copies the data. */
+  private memSnap: SnapshotMetadata = newSnapshot().metadata;
+  /** Where the log will be once every queued write has landed. */
+  private proj = { snapIndex: 0, offset: 0, last: 0 };
+
+  private segments: SegmentInfo[] = [];
+  private active: { fh: FileHandle; size: number; info: SegmentInfo } | undefined;
+  private nextBatchSeq = 1;
+  private queue: WriteItem[] = [];
+  private drainPromise: Promise<void> | undefined;
+  private deletions: Promise<void> = Promise.resolve();
+  /** createSnapshot and compact work still running; close() waits for it. */
+  private inflight = new Set<Promise<unknown>>();
+
+  constructor(options: FileStorageOptions) {
+    this.dir = resolve(options.dir);
+    this.walDir = join(this.dir, WAL_DIR);
+    this.snapDir = join(this.dir, SNAP_DIR);
+    this.fs = options.fs ?? nodeFs;
+    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    if (!(this.segmentBytes > 0)) throw new RangeError(`segmentBytes must be positive, got ${this.segmentBytes}`);
+    this.syncMode = options.sync ?? 'batch';
+    if (this.syncMode !== 'always' && this.syncMode !== 'batch') throw new RangeError(`unknown sync mode ${String(this.syncMode)}`);
+    this.noSync = options.unsafeNoSync === true;
+    this.capabilities = { durable: !this.noSync };
+    this.loggerOption = options.logger;
+  }
+
+  /** What open() found and did; undefined until it resolves. */
+  get recovery(): RecoveryReport | undefined {
+    return this.recoveryReport;
+  }
+
+  private readonly loggerOption: Logger | undefined;
+  private get logger(): Logger {
+    return this.loggerOption ?? getLogger();
+  }
+
+  // ---- raft's read side, answered from memory ----
+
+  initialState(): InitialState {
+    return this.readable().initialState();
+  }
+
+  /**
+   * As MemoryStorage, but a range past lastIndex()+1 throws ErrUnavailable,
+   * as the Storage contract says, where MemoryStorage (like etcd's) panics.
+   */
+  entries(lo: number, hi: number, maxSize: number): Entry[] {
+    const mem = this.readable();
+    if (hi > mem.lastIndex() + 1 && lo >= mem.firstIndex()) throw new ErrUnavailable();
+    return mem.entries(lo, hi, maxSize);
+  }
+
+  term(i: number): number {
+    return this.readable().term(i);
+  }
+
+  lastIndex(): number {
+    return this.readable().lastIndex();
+  }
+
+  firstIndex(): number {
+    return this.readable().firstIndex();
+  }
+
+  /**
+   * The newest snapshot, data included (it is kept in memory). Never throws
+   * ErrSnapshotTemporarilyUnavailable: a snapshot replaces the previous one
+   * only once its file is durable.
+   */
+  snapshot(): Snapshot {
+    return this.readable().snapshot();
+  }
+
+  private readable(): MemoryStorage {
+    if (this.state !== 'open' && this.state !== 'closing') {
+      throw new ErrStorageClosed(this.state === 'closed' ? 'storage is closed' : 'storage is not open');
+    }
+    return this.mem;
+  }
+
+  private writable(): void {
+    if (this.state !== 'open') {
+      throw new ErrStorageClosed(this.state === 'new' || this.state === 'opening' ? 'storage is not open' : 'storage is closed');
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  // ---- writes ----
+
+  async save(batch: PersistBatch): Promise<void> {
+    this.writable();
+    const { snapshot, hardState } = batch;
+    const records: RecordOut[] = [];
+
+    // Check everything before changing anything: a refused save leaves no trace.
+    let { snapIndex, offset, last } = this.proj;
+    if (snapshot !== undefined) {
+      // MemoryStorage.applySnapshot's rule, index 0 included (a bootstrap ConfState).
+      if (snapIndex !== 0 && snapIndex >= snapshot.metadata.index) throw new ErrSnapOutOfDate();
+      snapIndex = offset = last = snapshot.metadata.index;
+    }
+    // A copy: the caller may reuse its array before the save lands in memory.
+    let entries = batch.entries.slice();
+    for (let k = 1; k < entries.length; k++) {
+      if (entries[k]!.index !== entries[0]!.index + k) {
+        this.logger.panic(`entries not contiguous: ${entries[k - 1]!.index} then ${entries[k]!.index}`);
+      }
+    }
+    // MemoryStorage.append's rule: skip what is compacted; refuse a gap.
+    if (entries.length > 0 && entries[0]!.index + entries.length - 1 > offset) {
+      if (entries[0]!.index <= offset) entries = entries.slice(offset + 1 - entries[0]!.index);
+      if (entries[0]!.index > last + 1) {
+        this.logger.panic(`missing log entry [last: ${last}, append at: ${entries[0]!.index}]`);
+      }
+      last = entries[entries.length - 1]!.index;
+    } else {
+      entries = [];
+    }
+
+    this.proj = { snapIndex, offset, last };
+    if (snapshot !== undefined) {
+      records.push({ type: RecordType.SnapshotInstall, payload: snapshotMetaPayload(snapshot.metadata) });
+    }
+    for (const e of entries) records.push({ type: RecordType.Entry, payload: encodeEntry(e) });
+    if (hardState !== undefined) records.push({ type: RecordType.HardState, payload: encodeHardState(hardState) });
+    const hs: HardState | undefined = hardState && { ...hardState };
+    const snap: Snapshot | undefined = snapshot && {
+      data: snapshot.data,
+      metadata: { ...snapshot.metadata, confState: cloneConfState(snapshot.metadata.confState) },
+    };
+
+    const written = this.enqueue({
+      records,
+      maxIndex: entries.length > 0 ? entries[entries.length - 1]!.index : 0,
+      // The snapshot's file must be durable before the record naming it is.
+      blocker: snap && this.writeSnapshot(snap),
+      apply: () => {
+        if (snap !== undefined) {
+          this.mem.applySnapshot(snap);
+          this.memSnap = snap.metadata;
+        }
+        this.mem.append(entries);
+        if (hs !== undefined) this.mem.setHardState(hs);
+      },
+    });
+    if (snap === undefined) return written;
+    return this.track(async () => {
+      await written;
+      await this.purgeSnapshots();
+    });
+  }
+
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    this.writable();
+    if (index <= this.proj.snapIndex) throw new ErrSnapOutOfDate();
+    // Only a durable entry may be snapshotted; the host applies nothing else.
+    const last = this.mem.lastIndex();
+    if (index > last) this.logger.panic(`snapshot ${index} is out of bound lastindex(${last})`);
+    const metadata: SnapshotMetadata = {
+      index,
+      term: this.mem.term(index),
+      confState: cloneConfState(confState),
+    };
+    this.proj.snapIndex = index;
+
+    return this.track(async () => {
+      // The file first, then the record: a record never names a file that may
+      // not exist. Saves keep flowing meanwhile; this record does not change
+      // the log, so where it lands among them does not matter.
+      await this.writeSnapshot({ data, metadata });
+      if (this.failure) throw this.failure;
+      await this.enqueue({
+        records: [{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(metadata) }],
+        maxIndex: 0,
+        apply: () => {
+          // A snapshot from the leader may have overtaken this one.
+          if (index <= this.memSnap.index) return;
+          this.mem.createSnapshot(index, metadata.confState, data);
+          this.memSnap = metadata;
+        },
+      });
+      await this.purgeSnapshots();
+      return { data, metadata: { ...metadata, confState: cloneConfState(metadata.confState) } };
+    });
+  }
+
+  /**
+   * Discards the in-memory entries before `index` (which the latest snapshot
+   * must cover) and deletes the WAL segments that hold nothing after it.
+   */
+  async compact(index: number): Promise<void> {
+    this.writable();
+    // The compaction point never passes the snapshot (mem's offset <= memSnap.index),
+    // so whatever MemoryStorage refuses as ErrCompacted is not refused here first.
+    if (index > this.memSnap.index) throw new ErrCompactBeyondSnapshot(index, this.memSnap.index);
+    this.mem.compact(index); // ErrCompacted, or a panic past the last index, as MemoryStorage
+    this.proj.offset = Math.max(this.proj.offset, index);
+
+    await this.track(async () => {
+      await this.purgeSnapshots();
+      // One deletion run at a time, each from the front of the sequence.
+      this.deletions = this.deletions.then(() => this.deleteSegmentsThrough(index));
+      await this.deletions;
+    });
+  }
+
+  /**
+   * Deletes the oldest segments while every entry they hold is at or below
+   * `index`: never the active one, and always from the front, so what stays
+   * is contiguous. A failure stops the run (logged, not thrown: nothing is
+   * lost, the file just stays until a later compaction).
+   */
+  private async deleteSegmentsThrough(index: number): Promise<void> {
+    while (this.segments.length > 1 && this.segments[0]!.maxIndex <= index) {
+      const seg = this.segments[0]!;
+      try {
+        await this.fs.unlink(join(this.walDir, seg.name));
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) {
+          this.logger.error(`storage-file: could not delete WAL segment ${seg.name}: ${(e as Error).message}`);
+          return;
+        }
+      }
+      try {
+        // One directory fsync per file: were a later removal durable before
+        // an earlier one, recovery would see a hole in the sequence.
+        if (!this.noSync) await syncDir(this.fs, this.walDir);
+      } catch (e) {
+        this.logger.error(`storage-file: could not fsync ${this.walDir} after deleting ${seg.name}: ${(e as Error).message}`);
+        return; // the next run finds the file gone and fsyncs again
+      }
+      this.segments.shift();
+    }
+  }
+
+  // ---- open / close ----
+
+  /** Opens (creating if needed) and recovers the directory. Calling it again returns the same promise. */
+  open(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed' || this.closePromise !== undefined) {
+      // A store is opened once; a new FileStorage reopens the directory.
+      return Promise.reject(new ErrStorageClosed());
+    }
+    if (this.openPromise === undefined) {
+      this.state = 'opening';
+      this.openPromise = this.doOpen().then(
+        () => {
+          this.state = 'open';
+        },
+        (e: unknown) => {
+          this.state = 'closed';
+          throw e;
+        },
+      );
+    }
+    return this.openPromise;
+  }
+
+  /** Waits for in-flight writes, then releases the directory. Idempotent. */
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'closed';
+      return;
+    }
+    if (this.state === 'opening') await this.openPromise!.catch(() => {});
+    if (this.state === 'closed') return; // open failed and released everything
+    this.state = 'closing';
+    for (;;) {
+      if (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+      else if (this.drainPromise !== undefined) await this.drainPromise;
+      else break;
+    }
+    try {
+      await this.active?.fh.close();
+    } finally {
+      this.active = undefined;
+      this.state = 'closed';
+      await this.lock?.release(this.logger);
+      this.lock = undefined;
+    }
+  }
+
+  private async doOpen(): Promise<void> {
+    const fs = this.fs;
+    await this.mkdirDurable(this.dir);
+    this.lock = await DirLock.acquire(fs, this.dir, this.logger);
+    try {
+      await this.mkdirDurable(this.walDir);
+      await this.mkdirDurable(this.snapDir);
+      await this.recover();
+    } catch (e) {
+      await this.active?.fh.close().catch(() => {});
+      this.active = undefined;
+      await this.lock.release(this.logger).catch(() => {});
+      this.lock = undefined;
+      throw e;
+    }
+  }
+
+  private async mkdirDurable(dir: string): Promise<void> {
+    const made = await this.fs.mkdir(dir, { recursive: true });
+    if (made === undefined || this.noSync) return;
+    // mkdir -p returns the first directory it created; each one it created
+    // is durable only once its parent is fsynced.
+    for (let d = dir; ; d = dirname(d)) {
+      await syncDir(this.fs, dirname(d));
+      if (d === made || d === dirname(d)) break;
+    }
+  }
+
+  /**
+   * Reads everything, decides, and only then changes the directory: an open
+   * that refuses leaves the files exactly as it found them.
+   */
+  private async recover(): Promise<void> {
+    const fs = this.fs;
+    const log = this.logger;
+
+    // 1. The WAL, segment by segment, in sequence.
+    const segs: { seq: number; firstIndex: number; name: string }[] = [];
+    for (const name of await fs.readdir(this.walDir)) {
+      const parsed = parseSegmentName(name);
+      if (parsed) segs.push({ ...parsed, name });
+      else log.warning(`storage-file: ignoring ${join(this.walDir, name)}: not a WAL segment name`);
+    }
+    segs.sort((a, b) => a.seq - b.seq);
+    for (let i = 1; i < segs.length; i++) {
+      if (segs[i]!.seq !== segs[i - 1]!.seq + 1) {
+        throw new ErrCorruptWAL(
+          join(this.walDir, segs[i]!.name),
+          0,
+          segs[i]!.seq === segs[i - 1]!.seq ? 'two segments share a sequence number' : `segment ${segs[i - 1]!.seq + 1} is missing before it`,
+        );
+      }
+    }
+    const replay = new Replay();
+    const kept: SegmentInfo[] = [];
+    let nextSeq: number | undefined;
+    let torn: { file: string; tail: TornTail } | undefined;
+    for (let i = 0; i < segs.length; i++) {
+      const seg = segs[i]!;
+      const path = join(this.walDir, seg.name);
+      const raw = await fs.readFile(path);
+      const buf = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+      const scan = scanSegment(path, buf, seg, i === segs.length - 1, nextSeq);
+      if (scan.torn?.offset === 0) {
+        torn = { file: path, tail: scan.torn };
+        break; // the last file, with not even a header: it goes
+      }
+      let maxIndex = 0;
+      for (const b of scan.batches) {
+        maxIndex = Math.max(maxIndex, replay.apply(path, b));
+        nextSeq = b.seq + 1;
+      }
+      kept.push({ seq: seg.seq, name: seg.name, maxIndex });
+      if (scan.torn) torn = { file: path, tail: scan.torn };
+    }
+
+    // 2. The snapshot: the newest file the WAL acknowledges that passes its checksum.
+    const removed: string[] = [];
+    const snaps: SnapName[] = [];
+    for (const name of await fs.readdir(this.snapDir)) {
+      const parsed = parseSnapName(name);
+      if (parsed) snaps.push(parsed);
+      else if (name.endsWith(TMP_SUFFIX)) removed.push(join(this.snapDir, name));
+      else if (!name.endsWith(BROKEN_SUFFIX)) log.warning(`storage-file: ignoring ${join(this.snapDir, name)}: not a snapshot name`);
+    }
+    snaps.sort(newestFirst);
+    // Every segment opens with a batch naming the current snapshot, so a WAL
+    // without a single complete batch next to snapshot files has been lost;
+    // going on would delete those files as never acknowledged.
+    if (replay.batches === 0 && snaps.length > 0) {
+      throw new ErrCorruptWAL(this.walDir, 0, `no complete batch in the WAL, yet ${snaps.length} snapshot file(s): the WAL is lost`);
+    }
+    const acked = replay.latest ?? newSnapshot().metadata;
+    const isAcked = (s: SnapName) => s.index < acked.index || (s.index === acked.index && s.term === acked.term);
+    // A file newer than every snapshot record was written by a save or
+    // createSnapshot that never completed (the record is written after the
+    // file): it was never acknowledged.
+    for (const s of snaps) if (!isAcked(s)) removed.push(join(this.snapDir, s.name));
+    let chosen: Snapshot = newSnapshot();
+    let chosenName: string | undefined;
+    const broken: { name: string; reason: string }[] = [];
+    for (const s of snaps.filter(isAcked)) {
+      const read = await readSnapshotFile(fs, join(this.snapDir, s.name), s);
+      if (read.ok) {
+        chosen = read.snapshot;
+        chosenName = s.name;
+        break;
+      }
+      broken.push({ name: s.name, reason: read.reason });
+    }
+    const F = chosen.metadata;
+
+    // 3. Does the WAL reach back to the snapshot, and forward to the acknowledged one?
+    const last = replay.lastIndex();
+    const gapFrom = F.index + 1;
+    const covers = replay.ents.length === 0 ? last <= F.index : replay.base <= gapFrom || last <= F.index;
+    let fellBack: RecoveryReport['fellBackFrom'];
+    if (F.index < acked.index) {
+      const wanted = snapName(acked.term, acked.index);
+      const why = broken.find((b) => b.name === wanted)?.reason ?? 'missing';
+      fellBack = { file: join(this.snapDir, wanted), reason: why };
+      const reaches = replay.ents.length > 0 && replay.base <= gapFrom && last >= acked.index;
+      if (!reaches) {
+        throw new ErrCorruptSnapshot(
+          join(this.snapDir, wanted),
+          `${why}, and the WAL no longer holds entries ${gapFrom}..${acked.index} to rebuild from ${chosenName ?? 'an empty log'}`,
+        );
+      }
+      log.warning(`storage-file: snapshot ${wanted} is ${why}; falling back to ${chosenName ?? 'an empty log'} and the WAL after it`);
+    } else if (!covers) {
+      throw new ErrCorruptWAL(
+        join(this.walDir, kept[0]?.name ?? ''),
+        0,
+        `the WAL starts at entry ${replay.base}, but the snapshot ends at ${F.index}: entries ${gapFrom}..${replay.base - 1} are missing`,
+      );
+    }
+    if (F.index > 0 && replay.ents.length > 0 && replay.base <= F.index && F.index <= last) {
+      const t = replay.ents[F.index - replay.base]!.term;
+      if (t !== F.term) {
+        throw new ErrCorruptSnapshot(join(this.snapDir, chosenName!), `term ${F.term} at index ${F.index}, but the WAL has term ${t} there`);
+      }
+    }
+
+    // 4. Memory.
+    const mem = new MemoryStorage();
+    if (chosenName !== undefined) mem.applySnapshot(chosen);
+    mem.append(replay.ents.filter((e) => e.index > F.index));
+    const hs = { ...replay.hardState };
+    if (hs.commit < F.index) {
+      // A snapshot holds only committed entries; the hard state that said so
+      // may not have reached the disk before the snapshot did.
+      log.warning(`storage-file: commit ${hs.commit} is below the snapshot at ${F.index}; raising it`);
+      hs.commit = F.index;
+    }
+    mem.setHardState(hs);
+
+    // 5. Only now change the directory.
+    if (torn) {
+      const { file, tail } = torn;
+      log.warning(`storage-file: cutting ${tail.bytes} bytes of an unfinished batch off ${file} at offset ${tail.offset} (${tail.reason})`);
+      if (tail.offset === 0) {
+        await fs.unlink(file);
+        if (!this.noSync) await syncDir(fs, this.walDir);
+      } else {
+        const fh = await fs.open(file, 'r+');
+        try {
+          await fh.truncate(tail.offset);
+          if (!this.noSync) await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+    }
+    for (const b of broken) {
+      // Only files newer than the one loaded were read; keep them for the operator.
+      await fs.rename(join(this.snapDir, b.name), join(this.snapDir, b.name + BROKEN_SUFFIX));
+      log.warning(`storage-file: snapshot ${b.name} is unusable (${b.reason}); kept as ${b.name}${BROKEN_SUFFIX}`);
+    }
+    for (const path of removed) {
+      await fs.unlink(path);
+      log.warning(`storage-file: removed ${path}, left by an interrupted write`);
+    }
+    if ((broken.length > 0 || removed.length > 0) && !this.noSync) await syncDir(fs, this.snapDir);
+
+    this.mem = mem;
+    this.memSnap = F;
+    this.proj = { snapIndex: F.index, offset: F.index, last: mem.lastIndex() };
+    this.segments = kept;
+    this.nextBatchSeq = nextSeq ?? 1;
+    // Always a fresh segment: its head batch restates the state just
+    // recovered, and the file cut back above is never appended to again.
+    await this.startSegment((kept[kept.length - 1]?.seq ?? 0) + 1);
+    await this.purgeSnapshots();
+
+    this.recoveryReport = {
+      snapshot: { term: F.term, index: F.index },
+      segments: kept.length,
+      batches: replay.batches,
+      removed,
+    };
+    if (fellBack) this.recoveryReport.fellBackFrom = fellBack;
+    if (torn) this.recoveryReport.tornTail = { file: torn.file, ...torn.tail };
+    log.info(
+      `storage-file: opened ${this.dir}: snapshot at index ${F.index} (term ${F.term}), ` +
+        (mem.lastIndex() >= mem.firstIndex() ? `entries ${mem.firstIndex()}..${mem.lastIndex()}` : 'no entries after it') +
+        `, ${kept.length} segment(s), ${replay.batches} batch(es) replayed`,
+    );
+  }
+
+  // ---- the write queue ----
+
+  private enqueue(item: Omit<WriteItem, 'resolve' | 'reject'>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ...item, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.drainPromise !== undefined) return;
+    this.drainPromise = this.drain()
+      .catch((e: unknown) => {
+        // drain handles its errors; this is a bug, and it must not lose items.
+        const failure = this.fail(e);
+        for (const item of this.queue.splice(0)) item.reject(failure);
+      })
+      .finally(() => {
+        this.drainPromise = undefined;
+        // An item queued after the loop's last look but before this line.
+        if (this.queue.length > 0) this.kick();
+      });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      if (this.failure) {
+        for (const item of this.queue.splice(0)) item.reject(this.failure);
+        return;
+      }
+      const head = this.queue[0]!;
+      if (head.blocker) {
+        await head.blocker; // never rejects: a failed snapshot write fails the storage
+        head.blocker = undefined;
+        continue;
+      }
+      let n = 1;
+      if (this.syncMode === 'batch') while (n < this.queue.length && !this.queue[n]!.blocker) n++;
+      const group = this.queue.splice(0, n);
+      try {
+        // Roll over before writing rather than after: no file work runs in
+        // the background once a save has resolved.
+        if (this.active!.size >= this.segmentBytes) await this.startSegment(this.active!.info.seq + 1);
+        await this.appendBatch(group);
+      } catch (e) {
+        const failure = this.fail(e);
+        for (const item of group) item.reject(failure);
+        continue;
+      }
+      for (const item of group) {
+        try {
+          item.apply();
+        } catch (e) {
+          item.reject(this.fail(e));
+          continue;
+        }
+        item.resolve();
+      }
+    }
+  }
+
+  /** Writes the group's records as one batch and fsyncs it. */
+  private async appendBatch(group: readonly WriteItem[]): Promise<void> {
+    const records = group.flatMap((item) => item.records);
+    if (records.length === 0) return; // nothing to make durable: earlier batches already are
+    const seg = this.active!;
+    const body = recordsSize(records);
+    const buf = new Uint8Array(body + COMMIT_RECORD_SIZE);
+    const seq = this.nextBatchSeq;
+    const end = encodeRecords(records, buf, 0);
+    encodeRecords([{ type: RecordType.Commit, payload: commitPayload({ batchSeq: seq, records: records.length, bytes: body }) }], buf, end);
+    await writeFully(seg.fh, buf, seg.size);
+    // datasync: appending changes the size, which fdatasync does flush.
+    if (!this.noSync) await seg.fh.datasync();
+    seg.size += buf.length;
+    this.nextBatchSeq = seq + 1;
+    for (const item of group) seg.info.maxIndex = Math.max(seg.info.maxIndex, item.maxIndex);
+  }
+
+  /**
+   * Creates segment `seq` and makes it the active one. Its head batch
+   * restates the durable snapshot and hard state, so that every older
+   * segment may later be deleted without losing them.
+   */
+  private async startSegment(seq: number): Promise<void> {
+    const name = segmentName(seq, this.mem.lastIndex() + 1);
+    const path = join(this.walDir, name);
+    const records: RecordOut[] = [
+      { type: RecordType.SnapshotMark, payload: snapshotMetaPayload(this.memSnap) },
+      { type: RecordType.HardState, payload: encodeHardState(this.mem.initialState().hardState) },
+    ];
+    const header = encodeSegmentHeader(seq, this.mem.lastIndex() + 1);
+    const body = recordsSize(records);
+    const buf = new Uint8Array(header.length + body + COMMIT_RECORD_SIZE);
+    buf.set(header, 0);
+    const end = encodeRecords(records, buf, header.length);
+    encodeRecords(
+      [{ type: RecordType.Commit, payload: commitPayload({ batchSeq: this.nextBatchSeq, records: records.length, bytes: body }) }],
+      buf,
+      end,
+    );
+    // 'wx': never overwrite a segment, whatever a bug elsewhere may think.
+    const fh = await this.fs.open(path, 'wx');
+    try {
+      await writeFully(fh, buf, 0);
+      if (!this.noSync) {
+        await fh.sync();
+        await syncDir(this.fs, this.walDir);
+      }
+    } catch (e) {
+      await fh.close().catch(() => {});
+      throw e;
+    }
+    this.nextBatchSeq++;
+    const previous = this.active;
+    const info: SegmentInfo = { seq, name, maxIndex: 0 };
+    this.segments.push(info);
+    this.active = { fh, size: buf.length, info };
+    await previous?.fh.close();
+  }
+
+  // ---- snapshots ----
+
+  /** Writes a snapshot file; a failure fails the storage (and this never rejects). */
+  private async writeSnapshot(snap: Snapshot): Promise<void> {
+    try {
+      await writeSnapshotFile(this.fs, this.snapDir, snap, !this.noSync);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /**
+   * Deletes acknowledged snapshot files beyond the newest SNAPSHOTS_KEPT
+   * (files of snapshots still being made are newer than memSnap: untouched).
+   * A failure here threatens no data, so it is logged, not thrown.
+   */
+  private async purgeSnapshots(): Promise<void> {
+    try {
+      const names = (await this.fs.readdir(this.snapDir))
+        .map(parseSnapName)
+        .filter((s): s is SnapName => s !== undefined && s.index <= this.memSnap.index)
+        .sort(newestFirst);
+      const doomed = names.slice(SNAPSHOTS_KEPT);
+      if (doomed.length === 0) return;
+      for (const s of doomed) {
+        try {
+          await this.fs.unlink(join(this.snapDir, s.name));
+        } catch (e) {
+          if (!isErrno(e, 'ENOENT')) throw e;
+        }
+      }
+      if (!this.noSync) await syncDir(this.fs, this.snapDir);
+    } catch (e) {
+      this.logger.error(`storage-file: could not delete old snapshot files: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- failure and bookkeeping ----
+
+  private fail(e: unknown): ErrStorageFailed {
+    if (this.failure === undefined) {
+      this.failure = e instanceof ErrStorageFailed ? e : new ErrStorageFailed(e);
+      this.logger.error(`storage-file: ${this.failure.message}`);
+    }
+    return this.failure;
+  }
+
+  private track<T>(fn: () => Promise<T>): Promise<T> {
+    const p = fn();
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+}
+
+function cloneConfState(cs: ConfState): ConfState {
+  return {
+    voters: [...cs.voters],
+    learners: [...cs.learners],
+    votersOutgoing: [...cs.votersOutgoing],
+    learnersNext: [...cs.learnersNext],
+    autoLeave: cs.autoLeave,
+  };
+}

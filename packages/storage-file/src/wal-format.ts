@@ -1,0 +1,244 @@
+// The WAL's on-disk format, version 1. All integers are little-endian; 64-bit
+// fields hold values below 2^53 (terms and indexes are JS numbers).
+//
+// Segment file wal/<seq:16 hex>-<firstIndex:16 hex>.wal. seq counts up from
+// 1 without gaps; firstIndex is the index the next entry had when the
+// segment was created (informational; an overwrite may later rewrite lower
+// indexes into it).
+//
+//   segment header (36 bytes)
+//     0  8  magic "RBUSWAL\n"
+//     8  4  format version (1)
+//    12  4  reserved, zero
+//    16  8  seq (equals the file name's)
+//    24  8  firstIndex (equals the file name's)
+//    32  4  CRC-32C of bytes 0..32
+//   then records, each:
+//     0  4  payload length
+//     4  1  record type
+//     5  3  reserved, zero
+//     8  4  CRC-32C of the payload
+//    12  4  CRC-32C of header bytes 0..12 (so a damaged length is caught
+//           before it is trusted)
+//    16  …  payload
+//
+// Records come in batches: one write, one fsync, ended by a Commit record.
+// Records after the last Commit of a file are an unfinished batch. Every
+// segment opens with a head batch restating the current snapshot (a
+// SnapshotMark) and hard state, so that older segments can be deleted
+// without losing either.
+import {
+  EMPTY_BYTES,
+  decodeSnapshot,
+  encodeSnapshot,
+  type SnapshotMetadata,
+} from '@raftbus/core';
+import { crc32c } from './crc32c.js';
+
+export const WAL_DIR = 'wal';
+export const WAL_MAGIC = Uint8Array.from(Buffer.from('RBUSWAL\n', 'latin1'));
+export const WAL_VERSION = 1;
+export const SEGMENT_HEADER_SIZE = 36;
+export const RECORD_HEADER_SIZE = 16;
+
+export enum RecordType {
+  /** One raft Entry (raftpb encoding). Replaces the entry at its index and every one after it. */
+  Entry = 1,
+  /** The HardState (raftpb encoding). */
+  HardState = 2,
+  /**
+   * A snapshot from the leader was installed (raftpb Snapshot with metadata
+   * only; the data is in snap/). The log before and after it is discarded.
+   */
+  SnapshotInstall = 3,
+  /**
+   * A snapshot exists at this (term, index) (raftpb Snapshot, metadata
+   * only): one made by createSnapshot, or the current one restated at the
+   * head of a segment. The log is kept.
+   */
+  SnapshotMark = 4,
+  /**
+   * Ends a batch. Payload: 8 bytes batch sequence number (one more than the
+   * previous batch's, across segments), 4 bytes number of records before it
+   * in the batch, 8 bytes length of those records, 4 bytes COMMIT_CHECK.
+   */
+  Commit = 5,
+}
+
+export const COMMIT_PAYLOAD_SIZE = 24;
+/**
+ * The last word of every Commit. A complete batch thus never ends in zero
+ * bytes, which keeps a damaged final Commit from passing for blocks that
+ * never reached the disk (see wal-reader.ts).
+ */
+export const COMMIT_CHECK = 0x53554252; // "RBUS"
+export const COMMIT_RECORD_SIZE = RECORD_HEADER_SIZE + COMMIT_PAYLOAD_SIZE;
+
+const TWO_32 = 2 ** 32;
+
+export function putU64(view: DataView, at: number, v: number): void {
+  view.setUint32(at, v % TWO_32, true);
+  view.setUint32(at + 4, Math.floor(v / TWO_32), true);
+}
+
+/** Reads a 64-bit field; undefined if it does not fit a safe integer. */
+export function getU64(view: DataView, at: number): number | undefined {
+  const hi = view.getUint32(at + 4, true);
+  if (hi >= 2 ** 21) return undefined;
+  return hi * TWO_32 + view.getUint32(at, true);
+}
+
+function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+const hex16 = (n: number) => n.toString(16).padStart(16, '0');
+
+export function segmentName(seq: number, firstIndex: number): string {
+  return `${hex16(seq)}-${hex16(firstIndex)}.wal`;
+}
+
+export function parseSegmentName(name: string): { seq: number; firstIndex: number } | undefined {
+  const m = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/.exec(name);
+  if (!m) return undefined;
+  const seq = Number.parseInt(m[1]!, 16);
+  const firstIndex = Number.parseInt(m[2]!, 16);
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(firstIndex)) return undefined;
+  return { seq, firstIndex };
+}
+
+export function encodeSegmentHeader(seq: number, firstIndex: number): Uint8Array {
+  const b = new Uint8Array(SEGMENT_HEADER_SIZE);
+  const v = viewOf(b);
+  b.set(WAL_MAGIC, 0);
+  v.setUint32(8, WAL_VERSION, true);
+  putU64(v, 16, seq);
+  putU64(v, 24, firstIndex);
+  v.setUint32(32, crc32c(b.subarray(0, 32)), true);
+  return b;
+}
+
+export type SegmentHeaderResult =
+  | { ok: true; seq: number; firstIndex: number }
+  | { ok: false; reason: string };
+
+export function decodeSegmentHeader(b: Uint8Array): SegmentHeaderResult {
+  if (b.length < SEGMENT_HEADER_SIZE) return { ok: false, reason: 'segment header cut short' };
+  const v = viewOf(b);
+  if (v.getUint32(32, true) !== crc32c(b.subarray(0, 32))) return { ok: false, reason: 'segment header checksum mismatch' };
+  for (let i = 0; i < WAL_MAGIC.length; i++) {
+    if (b[i] !== WAL_MAGIC[i]) return { ok: false, reason: 'not a raftbus WAL segment (bad magic)' };
+  }
+  const version = v.getUint32(8, true);
+  if (version !== WAL_VERSION) return { ok: false, reason: `unsupported WAL format version ${version}` };
+  const seq = getU64(v, 16);
+  const firstIndex = getU64(v, 24);
+  if (seq === undefined || firstIndex === undefined) return { ok: false, reason: 'segment header field out of range' };
+  return { ok: true, seq, firstIndex };
+}
+
+/** One record to write: its type and payload. */
+export interface RecordOut {
+  type: RecordType;
+  payload: Uint8Array;
+}
+
+export function snapshotMetaPayload(metadata: SnapshotMetadata): Uint8Array {
+  return encodeSnapshot({ data: EMPTY_BYTES, metadata });
+}
+
+export function decodeSnapshotMetaPayload(payload: Uint8Array): SnapshotMetadata {
+  return decodeSnapshot(payload).metadata;
+}
+
+export interface CommitInfo {
+  batchSeq: number;
+  /** Records in the batch before the Commit. */
+  records: number;
+  /** Bytes of those records: the batch starts that far before the Commit. */
+  bytes: number;
+}
+
+export function commitPayload(c: CommitInfo): Uint8Array {
+  const b = new Uint8Array(COMMIT_PAYLOAD_SIZE);
+  const v = viewOf(b);
+  putU64(v, 0, c.batchSeq);
+  v.setUint32(8, c.records, true);
+  putU64(v, 12, c.bytes);
+  v.setUint32(20, COMMIT_CHECK, true);
+  return b;
+}
+
+export function decodeCommitPayload(p: Uint8Array): CommitInfo | undefined {
+  if (p.length !== COMMIT_PAYLOAD_SIZE) return undefined;
+  const v = viewOf(p);
+  const batchSeq = getU64(v, 0);
+  const bytes = getU64(v, 12);
+  if (batchSeq === undefined || bytes === undefined || v.getUint32(20, true) !== COMMIT_CHECK) return undefined;
+  return { batchSeq, records: v.getUint32(8, true), bytes };
+}
+
+export function recordsSize(records: readonly RecordOut[]): number {
+  let n = 0;
+  for (const r of records) n += RECORD_HEADER_SIZE + r.payload.length;
+  return n;
+}
+
+/** Frames `records` into `out` at `at`; returns the offset after them. */
+export function encodeRecords(records: readonly RecordOut[], out: Uint8Array, at: number): number {
+  const v = viewOf(out);
+  for (const r of records) {
+    v.setUint32(at, r.payload.length, true);
+    out[at + 4] = r.type;
+    out[at + 5] = 0;
+    out[at + 6] = 0;
+    out[at + 7] = 0;
+    v.setUint32(at + 8, crc32c(r.payload), true);
+    v.setUint32(at + 12, crc32c(out.subarray(at, at + 12)), true);
+    out.set(r.payload, at + RECORD_HEADER_SIZE);
+    at += RECORD_HEADER_SIZE + r.payload.length;
+  }
+  return at;
+}
+
+export type RecordRead =
+  | { kind: 'ok'; type: RecordType; payload: Uint8Array; end: number }
+  /** Fewer bytes than a header, or than the payload the (valid) header announces: the file ends inside it. */
+  | { kind: 'cut'; reason: string }
+  /** A complete header that fails its checksum. */
+  | { kind: 'bad-header'; reason: string }
+  /** Checksums match but the record makes no sense to this reader: never a torn write. */
+  | { kind: 'invalid'; reason: string }
+  /** Header valid, payload complete, payload checksum wrong. */
+  | { kind: 'bad-payload'; reason: string; end: number };
+
+const KNOWN_TYPES = new Set<number>([
+  RecordType.Entry,
+  RecordType.HardState,
+  RecordType.SnapshotInstall,
+  RecordType.SnapshotMark,
+  RecordType.Commit,
+]);
+
+/** Reads the record at `at` in `buf` (which ends where the file ends). */
+export function readRecord(buf: Uint8Array, at: number): RecordRead {
+  if (buf.length - at < RECORD_HEADER_SIZE) return { kind: 'cut', reason: 'record header cut short' };
+  const v = viewOf(buf);
+  if (v.getUint32(at + 12, true) !== crc32c(buf.subarray(at, at + 12))) {
+    return { kind: 'bad-header', reason: 'record header checksum mismatch' };
+  }
+  const type = buf[at + 4]!;
+  if (!KNOWN_TYPES.has(type) || buf[at + 5] !== 0 || buf[at + 6] !== 0 || buf[at + 7] !== 0) {
+    // A valid header checksum over an unknown type is not damage but a
+    // writer we do not understand (a newer format): never guess.
+    return { kind: 'invalid', reason: `unknown record type ${type}` };
+  }
+  const len = v.getUint32(at, true);
+  const start = at + RECORD_HEADER_SIZE;
+  if (buf.length - start < len) return { kind: 'cut', reason: 'record payload cut short' };
+  const payload = buf.subarray(start, start + len);
+  if (v.getUint32(at + 8, true) !== crc32c(payload)) {
+    return { kind: 'bad-payload', reason: 'record checksum mismatch', end: start + len };
+  }
+  return { kind: 'ok', type: type as RecordType, payload, end: start + len };
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { crc32c } from '../src/crc32c.js';
+
+describe('crc32c', () => {
+  // RFC 3720 (iSCSI) appendix B.4 and the usual check value.
+  it.each([
+    ['123456789', Uint8Array.from(Buffer.from('123456789')), 0xe3069283],
+    ['32 zero bytes', new Uint8Array(32), 0x8a9136aa],
+    ['32 0xff bytes', new Uint8Array(32).fill(0xff), 0x62a8ab43],
+    ['0..31', Uint8Array.from({ length: 32 }, (_, i) => i), 0x46dd794e],
+    ['31..0', Uint8Array.from({ length: 32 }, (_, i) => 31 - i), 0x113fdb5c],
+    ['empty', new Uint8Array(0), 0],
+  ])('%s', (_, bytes, want) => {
+    expect(crc32c(bytes)).toBe(want);
+  });
+
+  it('extends across buffers as over their concatenation', () => {
+    const all = Uint8Array.from({ length: 1000 }, (_, i) => (i * 131) % 251);
+    for (const cut of [0, 1, 7, 8, 9, 500, 999, 1000]) {
+      expect(crc32c(all.subarray(cut), crc32c(all.subarray(0, cut)))).toBe(crc32c(all));
+    }
+  });
+
+  it('matches a byte-at-a-time reference on unaligned lengths', () => {
+    const ref = (b: Uint8Array) => {
+      let c = ~0 >>> 0;
+      for (const x of b) {
+        c ^= x;
+        for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+      }
+      return ~c >>> 0;
+    };
+    const all = Uint8Array.from({ length: 100 }, (_, i) => (i * 97 + 13) & 0xff);
+    for (let n = 0; n <= 100; n++) expect(crc32c(all.subarray(0, n))).toBe(ref(all.subarray(0, n)));
+  });
+});

@@ -1,0 +1,175 @@
+// Shared by the storage-file tests: temp directories, entries, a state
+// digest to compare stores by, and a file system that records fsyncs.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as fsp from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  discardLogger,
+  newEntry,
+  newHardState,
+  type Entry,
+  type HardState,
+  type Logger,
+  type Storage,
+} from '@raftbus/core';
+import { FileStorage, type FileStorageFs, type FileStorageOptions } from '../src/index.js';
+
+const dirs: string[] = [];
+
+export async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'raftbus-storage-file-'));
+  dirs.push(d);
+  return d;
+}
+
+export async function removeTempDirs(): Promise<void> {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+}
+
+const enc = new TextEncoder();
+
+/** Entries first, first+1, … with the given terms and a payload naming each. */
+export function ents(first: number, terms: number[], payload = 'x'): Entry[] {
+  return terms.map((term, k) => newEntry({ index: first + k, term, data: enc.encode(`${payload}:${first + k}/${term}`) }));
+}
+
+export function hs(term: number, vote: number, commit: number): HardState {
+  return newHardState({ term, vote, commit });
+}
+
+/** A logger that keeps warnings and errors for assertions, and stops on panic like the default. */
+export function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    ...discardLogger,
+    lines,
+    warning: (m: string) => void lines.push(`WARN ${m}`),
+    error: (m: string) => void lines.push(`ERROR ${m}`),
+  };
+}
+
+/** A FileStorage with the test defaults: quiet logger, given options. */
+export function fileStorage(dir: string, options: Partial<FileStorageOptions> = {}): FileStorage {
+  return new FileStorage({ dir, logger: discardLogger, ...options });
+}
+
+export async function opened(dir: string, options: Partial<FileStorageOptions> = {}): Promise<FileStorage> {
+  const s = fileStorage(dir, options);
+  await s.open();
+  return s;
+}
+
+/** Everything raft can read from a storage, errors included, for deep comparison. */
+export function digest(s: Storage): unknown {
+  const first = s.firstIndex();
+  const last = s.lastIndex();
+  const snap = s.snapshot();
+  return {
+    first,
+    last,
+    initialState: s.initialState(),
+    snapshot: { metadata: snap.metadata, data: Array.from(snap.data) },
+    entries: last >= first ? s.entries(first, last + 1, Infinity) : [],
+    dummyTerm: s.term(first - 1),
+  };
+}
+
+export function outcome(fn: () => unknown): unknown {
+  try {
+    return { value: fn() };
+  } catch (e) {
+    return { error: e instanceof Error ? e.name : String(e) };
+  }
+}
+
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+    return 'none';
+  } catch (e) {
+    return e;
+  }
+}
+
+export interface FsEvent {
+  op: 'open' | 'sync' | 'datasync' | 'rename' | 'unlink' | 'write';
+  path: string;
+  detail?: string;
+}
+
+/**
+ * node:fs/promises, recording fsyncs (on files and directories), renames,
+ * unlinks and writes. `failDatasync` makes the n-th datasync (1-based) throw EIO.
+ */
+export function recordingFs(opts: { failDatasync?: number } = {}): FileStorageFs & { events: FsEvent[]; count(op: FsEvent['op']): number } {
+  const events: FsEvent[] = [];
+  let datasyncs = 0;
+  const open = (async (...args: Parameters<typeof fsp.open>) => {
+    const fh = await fsp.open(...args);
+    const path = String(args[0]);
+    events.push({ op: 'open', path, detail: String(args[1] ?? 'r') });
+    return new Proxy(fh, {
+      get(target, prop) {
+        if (prop === 'sync') {
+          return async () => {
+            events.push({ op: 'sync', path });
+            return target.sync();
+          };
+        }
+        if (prop === 'datasync') {
+          return async () => {
+            datasyncs++;
+            events.push({ op: 'datasync', path });
+            if (opts.failDatasync === datasyncs) {
+              throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+            }
+            return target.datasync();
+          };
+        }
+        if (prop === 'write') {
+          return async (...a: unknown[]) => {
+            events.push({ op: 'write', path });
+            return (target.write as (...x: unknown[]) => unknown).apply(target, a);
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }) as typeof fsp.open;
+  return {
+    open,
+    readFile: fsp.readFile,
+    readdir: fsp.readdir,
+    mkdir: fsp.mkdir,
+    link: fsp.link,
+    rename: (async (from: string, to: string) => {
+      events.push({ op: 'rename', path: to, detail: from });
+      return fsp.rename(from, to);
+    }) as typeof fsp.rename,
+    unlink: (async (path: string) => {
+      events.push({ op: 'unlink', path });
+      return fsp.unlink(path);
+    }) as typeof fsp.unlink,
+    events,
+    count: (op) => events.filter((e) => e.op === op).length,
+  };
+}
+
+export const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const repoRoot = resolve(packageDir, '../..');
+
+/**
+ * Builds this package and the core (tsc -b, incremental) for tests that run
+ * the built code in a child process; returns the built entry point.
+ */
+export function buildDist(): string {
+  execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', join(packageDir, 'tsconfig.json')], {
+    cwd: repoRoot,
+    stdio: 'inherit',
+  });
+  return join(packageDir, 'dist', 'index.js');
+}
