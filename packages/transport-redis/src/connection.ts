@@ -1,0 +1,51 @@
+// Opening the connections the transport owns.
+import { Redis, type RedisOptions } from 'ioredis';
+
+export function createRedis(url: string | undefined, options: RedisOptions): Redis {
+  return url === undefined ? new Redis(options) : new Redis(url, options);
+}
+
+/**
+ * Connects a lazyConnect client. On failure, stops its reconnecting and
+ * rejects with what went wrong (WRONGPASS, ECONNREFUSED…) rather than
+ * ioredis's bare "Connection is closed."
+ */
+export async function connectOrClose(redis: Redis): Promise<void> {
+  let cause: unknown;
+  const remember = (error: unknown): void => {
+    cause ??= error;
+  };
+  redis.on('error', remember);
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw cause ?? error;
+  } finally {
+    redis.off('error', remember);
+  }
+}
+
+/**
+ * Waits (at most `timeoutMs`) for a client the caller owns to be ready,
+ * connecting it if it was created with lazyConnect. Never throws: a client
+ * that does not become ready makes sends fail (and count) until it does.
+ */
+export async function untilReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  if (redis.status === 'wait') {
+    await redis.connect().catch(() => {});
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      redis.off('end', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.once('ready', done);
+    redis.once('end', done);
+  });
+}

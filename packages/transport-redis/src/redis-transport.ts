@@ -1,0 +1,173 @@
+// Raft over Redis Streams. Each node reads one inbox stream,
+// raftbus:{<clusterId>}:inbox:<nodeId>; sending is an XADD of each frame to
+// the addressee's inbox, trimmed approximately to `maxlen` entries. The
+// framing base class turns messages into frames (chunks, HMAC) and back.
+import { ErrInvalidConfig, getLogger, type Logger } from '@raftbus/core';
+import { FramedTransport, type FramingOptions } from '@raftbus/framing';
+import type { Redis, RedisOptions } from 'ioredis';
+import { connectOrClose, createRedis, untilReady } from './connection.js';
+import { ErrPublishAborted, ErrRedisUnavailable } from './errors.js';
+import { FRAME_FIELD, inboxKey } from './inbox-key.js';
+import { InboxReader } from './inbox-reader.js';
+
+/** Where the transport's connections come from. */
+export type RedisConnectionOptions =
+  | {
+      /**
+       * An ioredis client to publish with. The transport never closes it and
+       * reads through a duplicate() of it, which it owns.
+       */
+      client: Redis;
+      url?: never;
+      redis?: never;
+    }
+  | {
+      client?: never;
+      /** A redis:// or rediss:// (TLS) URL; default localhost:6379. */
+      url?: string;
+      /** ioredis options (username, password, tls, retryStrategy…), merged over the URL's. */
+      redis?: RedisOptions;
+    };
+
+export type RedisTransportOptions = RedisConnectionOptions &
+  Partial<FramingOptions> & {
+    /** Entries an inbox stream is trimmed to, approximately (XADD MAXLEN ~). Default 10 000. */
+    maxlen?: number;
+    /** How long one XREAD blocks (ms). Default 2000. */
+    blockMs?: number;
+    /** Most entries one XREAD returns. Default 100. */
+    readCount?: number;
+    /** Where log lines about the connection go; any core Logger fits. Default: the core's logger (getLogger()). */
+    logger?: RedisTransportLogger;
+  };
+
+/** Where log lines about the connection go; any core Logger fits. */
+export type RedisTransportLogger = Pick<Logger, 'debug' | 'info' | 'warning' | 'error'>;
+
+export const DEFAULT_MAX_FRAME_BYTES = 512 * 1024;
+export const DEFAULT_MAXLEN = 10_000;
+export const DEFAULT_BLOCK_MS = 2_000;
+export const DEFAULT_READ_COUNT = 100;
+/** How long start() waits for the caller's client to be ready (it is not the transport's to fail on). */
+const CLIENT_READY_TIMEOUT_MS = 10_000;
+
+interface Joined {
+  clusterId: string;
+  publisher: Redis;
+  ownsPublisher: boolean;
+  reader: InboxReader;
+}
+
+export class RedisTransport extends FramedTransport {
+  private readonly connection: RedisConnectionOptions;
+  private readonly maxlen: string;
+  private readonly blockMs: number;
+  private readonly readCount: number;
+  private readonly log: RedisTransportLogger;
+  private joined: Joined | undefined;
+
+  constructor(options: RedisTransportOptions = {}) {
+    const { client, url, redis, maxlen, blockMs, readCount, logger, ...framing } = options;
+    super({ ...framing, maxFrameBytes: framing.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, orderedPerPeer: true });
+    if (client !== undefined && (url !== undefined || redis !== undefined)) {
+      throw new ErrInvalidConfig('redis transport: pass either client or url/redis options, not both');
+    }
+    this.connection = client !== undefined ? { client } : { url, redis };
+    this.maxlen = String(positiveInteger('maxlen', maxlen ?? DEFAULT_MAXLEN));
+    this.blockMs = positiveInteger('blockMs', blockMs ?? DEFAULT_BLOCK_MS);
+    this.readCount = positiveInteger('readCount', readCount ?? DEFAULT_READ_COUNT);
+    this.log = logger ?? getLogger();
+  }
+
+  protected async connect(clusterId: string, nodeId: number, deliver: (frame: Uint8Array) => void): Promise<void> {
+    const { client, url, redis } = this.connection;
+    // The blocking reader fails fast while disconnected (no offline queue,
+    // no retried or resent requests) so that its loop, not ioredis, decides
+    // when to read again and from which id. The client-side blocking
+    // timeout (BLOCK ms plus the grace) ends an XREAD stuck on a half-open
+    // connection.
+    const readerOptions: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      blockingTimeout: this.blockMs,
+      blockingTimeoutGrace: 1_000,
+      replyMapping: 'legacy',
+    };
+    const logPrefix = `transport-redis ${clusterId}/${nodeId}`;
+    const readerRedis = client !== undefined ? client.duplicate(readerOptions) : createRedis(url, { ...redis, ...readerOptions });
+    // ioredis reports every failed reconnection attempt; the reader's loop
+    // and the send failures say what matters.
+    readerRedis.on('error', (e: Error) => this.log.debug(`${logPrefix}: inbox connection: ${e.message}`));
+    const reader = new InboxReader(readerRedis, inboxKey(clusterId, nodeId), deliver, {
+      blockMs: this.blockMs,
+      count: this.readCount,
+      log: this.log,
+      logPrefix,
+    });
+    await reader.start();
+
+    let publisher: Redis;
+    if (client !== undefined) {
+      publisher = client;
+      // Sends fail while it is not ready: let start() resolve when they can go out.
+      await untilReady(publisher, CLIENT_READY_TIMEOUT_MS);
+    } else {
+      // Raft messages go stale in milliseconds: a send that cannot go out
+      // now fails now (and is reported unreachable) rather than queueing.
+      publisher = createRedis(url, { ...redis, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      publisher.on('error', (e: Error) => this.log.debug(`${logPrefix}: publishing connection: ${e.message}`));
+      try {
+        await connectOrClose(publisher);
+      } catch (error) {
+        await reader.stop();
+        throw error;
+      }
+    }
+    this.joined = { clusterId, publisher, ownsPublisher: client === undefined, reader };
+  }
+
+  protected async publish(to: number, frames: Uint8Array[]): Promise<void> {
+    const joined = this.joined;
+    if (joined === undefined) throw new ErrRedisUnavailable('not started');
+    const { publisher } = joined;
+    if (publisher.status !== 'ready') {
+      if (joined.ownsPublisher && publisher.status === 'end') publisher.connect().catch(() => {});
+      throw new ErrRedisUnavailable(publisher.status);
+    }
+    const key = inboxKey(joined.clusterId, to);
+    // The XADDs are issued before the first await, so frames leave in the
+    // order publish() is called: per peer, the order of send().
+    if (frames.length === 1) {
+      await publisher.xadd(key, 'MAXLEN', '~', this.maxlen, '*', FRAME_FIELD, asBuffer(frames[0]!));
+      return;
+    }
+    // A chunked message goes in one MULTI/EXEC: all its chunks or none.
+    const tx = publisher.multi();
+    for (const frame of frames) tx.xadd(key, 'MAXLEN', '~', this.maxlen, '*', FRAME_FIELD, asBuffer(frame));
+    const results = await tx.exec();
+    if (results === null) throw new ErrPublishAborted('redis transport: MULTI/EXEC aborted');
+    for (const [error] of results) if (error) throw error;
+  }
+
+  protected async disconnect(): Promise<void> {
+    const joined = this.joined;
+    this.joined = undefined;
+    if (joined === undefined) return;
+    // disconnect() ends the socket after what was written, so XADDs already
+    // issued still reach the server.
+    if (joined.ownsPublisher) joined.publisher.disconnect();
+    await joined.reader.stop();
+  }
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new ErrInvalidConfig(`redis transport: ${name} must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+/** The frame's bytes as a Buffer (no copy): ioredis sends a Uint8Array that is not a Buffer as text. */
+function asBuffer(frame: Uint8Array): Buffer {
+  return Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+}
