@@ -6,34 +6,21 @@
 //   <dir>/snap/<term>-<index>.snap   snapshots, newest two kept (snap.ts)
 //
 // Reads are answered from memory, as etcd's server keeps a MemoryStorage
-// next to its WAL: `mem` holds the newest snapshot and the entries after the
-// compaction point, and changes only once what changes it is durable. So a
-// read never returns something a crash could take back, and a failed write
-// leaves the reads correct. (compact() applies at once: forgetting entries
-// the snapshot holds takes nothing back.)
-//
-// Writes go through one queue in call order. Each save() is checked at call
-// time against `proj`, the state once every queued write has landed, so that
-// saves made without waiting are refused or accepted exactly as a
-// MemoryStorage would refuse or accept them one after another.
+// next to its WAL: MemoryBackedStorage (the core's) holds it, checks every
+// write at call time, and puts a write in memory only once it is durable.
+// This class makes writes durable: one queue in call order, written to the
+// WAL and fsynced in batches.
 import { dirname, join, resolve } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import {
-  ErrSnapOutOfDate,
-  ErrUnavailable,
+  MemoryBackedStorage,
   MemoryStorage,
   getLogger,
   newSnapshot,
-  type ConfState,
-  type DurableStorage,
   type DurableStorageCapabilities,
-  type Entry,
-  type HardState,
-  type InitialState,
   type Logger,
   type PersistBatch,
   type Snapshot,
-  type SnapshotMetadata,
   encodeEntry,
   encodeHardState,
 } from '@raftbus/core';
@@ -137,9 +124,7 @@ interface WriteItem {
   reject(e: unknown): void;
 }
 
-type State = 'new' | 'opening' | 'open' | 'closing' | 'closed';
-
-export class FileStorage implements DurableStorage {
+export class FileStorage extends MemoryBackedStorage {
   readonly capabilities: DurableStorageCapabilities;
   private recoveryReport: RecoveryReport | undefined;
 
@@ -151,17 +136,7 @@ export class FileStorage implements DurableStorage {
   private readonly syncMode: SyncMode;
   private readonly noSync: boolean;
 
-  private state: State = 'new';
-  private openPromise: Promise<void> | undefined;
-  private closePromise: Promise<void> | undefined;
   private lock: DirLock | undefined;
-  private failure: ErrStorageFailed | undefined;
-
-  private mem = new MemoryStorage();
-  /** mem's snapshot metadata, kept aside because mem.snapshot() copies the data. */
-  private memSnap: SnapshotMetadata = newSnapshot().metadata;
-  /** Where the log will be once every queued write has landed. */
-  private proj = { snapIndex: 0, offset: 0, last: 0 };
 
   private segments: SegmentInfo[] = [];
   private active: { fh: FileHandle; size: number; info: SegmentInfo } | undefined;
@@ -173,6 +148,7 @@ export class FileStorage implements DurableStorage {
   private inflight = new Set<Promise<unknown>>();
 
   constructor(options: FileStorageOptions) {
+    super();
     this.dir = resolve(options.dir);
     this.walDir = join(this.dir, WAL_DIR);
     this.snapDir = join(this.dir, SNAP_DIR);
@@ -196,168 +172,53 @@ export class FileStorage implements DurableStorage {
     return this.loggerOption ?? getLogger();
   }
 
-  // ---- raft's read side, answered from memory ----
+  // ---- durable writes (MemoryBackedStorage checks them and applies them to memory) ----
 
-  initialState(): InitialState {
-    return this.readable().initialState();
-  }
-
-  /**
-   * As MemoryStorage, but a range past lastIndex()+1 throws ErrUnavailable,
-   * as the Storage contract says, where MemoryStorage (like etcd's) panics.
-   */
-  entries(lo: number, hi: number, maxSize: number): Entry[] {
-    const mem = this.readable();
-    if (hi > mem.lastIndex() + 1 && lo >= mem.firstIndex()) throw new ErrUnavailable();
-    return mem.entries(lo, hi, maxSize);
-  }
-
-  term(i: number): number {
-    return this.readable().term(i);
-  }
-
-  lastIndex(): number {
-    return this.readable().lastIndex();
-  }
-
-  firstIndex(): number {
-    return this.readable().firstIndex();
-  }
-
-  /**
-   * The newest snapshot, data included (it is kept in memory). Never throws
-   * ErrSnapshotTemporarilyUnavailable: a snapshot replaces the previous one
-   * only once its file is durable.
-   */
-  snapshot(): Snapshot {
-    return this.readable().snapshot();
-  }
-
-  private readable(): MemoryStorage {
-    if (this.state !== 'open' && this.state !== 'closing') {
-      throw new ErrStorageClosed(this.state === 'closed' ? 'storage is closed' : 'storage is not open');
-    }
-    return this.mem;
-  }
-
-  private writable(): void {
-    if (this.state !== 'open') {
-      throw new ErrStorageClosed(this.state === 'new' || this.state === 'opening' ? 'storage is not open' : 'storage is closed');
-    }
-    if (this.failure) throw this.failure;
-  }
-
-  // ---- writes ----
-
-  async save(batch: PersistBatch): Promise<void> {
-    this.writable();
-    const { snapshot, hardState } = batch;
+  protected persistBatch(batch: PersistBatch, apply: () => void): Promise<void> {
+    const { snapshot, entries, hardState } = batch;
     const records: RecordOut[] = [];
-
-    // Check everything before changing anything: a refused save leaves no trace.
-    let { snapIndex, offset, last } = this.proj;
-    if (snapshot !== undefined) {
-      // MemoryStorage.applySnapshot's rule, index 0 included (a bootstrap ConfState).
-      if (snapIndex !== 0 && snapIndex >= snapshot.metadata.index) throw new ErrSnapOutOfDate();
-      snapIndex = offset = last = snapshot.metadata.index;
-    }
-    // A copy: the caller may reuse its array before the save lands in memory.
-    let entries = batch.entries.slice();
-    for (let k = 1; k < entries.length; k++) {
-      if (entries[k]!.index !== entries[0]!.index + k) {
-        this.logger.panic(`entries not contiguous: ${entries[k - 1]!.index} then ${entries[k]!.index}`);
-      }
-    }
-    // MemoryStorage.append's rule: skip what is compacted; refuse a gap.
-    if (entries.length > 0 && entries[0]!.index + entries.length - 1 > offset) {
-      if (entries[0]!.index <= offset) entries = entries.slice(offset + 1 - entries[0]!.index);
-      if (entries[0]!.index > last + 1) {
-        this.logger.panic(`missing log entry [last: ${last}, append at: ${entries[0]!.index}]`);
-      }
-      last = entries[entries.length - 1]!.index;
-    } else {
-      entries = [];
-    }
-
-    this.proj = { snapIndex, offset, last };
     if (snapshot !== undefined) {
       records.push({ type: RecordType.SnapshotInstall, payload: snapshotMetaPayload(snapshot.metadata) });
     }
     for (const e of entries) records.push({ type: RecordType.Entry, payload: encodeEntry(e) });
     if (hardState !== undefined) records.push({ type: RecordType.HardState, payload: encodeHardState(hardState) });
-    const hs: HardState | undefined = hardState && { ...hardState };
-    const snap: Snapshot | undefined = snapshot && {
-      data: snapshot.data,
-      metadata: { ...snapshot.metadata, confState: cloneConfState(snapshot.metadata.confState) },
-    };
 
     const written = this.enqueue({
       records,
       maxIndex: entries.length > 0 ? entries[entries.length - 1]!.index : 0,
       // The snapshot's file must be durable before the record naming it is.
-      blocker: snap && this.writeSnapshot(snap),
-      apply: () => {
-        if (snap !== undefined) {
-          this.mem.applySnapshot(snap);
-          this.memSnap = snap.metadata;
-        }
-        this.mem.append(entries);
-        if (hs !== undefined) this.mem.setHardState(hs);
-      },
+      blocker: snapshot && this.writeSnapshot(snapshot),
+      apply,
     });
-    if (snap === undefined) return written;
+    if (snapshot === undefined) return written;
     return this.track(async () => {
       await written;
       await this.purgeSnapshots();
     });
   }
 
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    this.writable();
-    if (index <= this.proj.snapIndex) throw new ErrSnapOutOfDate();
-    // Only a durable entry may be snapshotted; the host applies nothing else.
-    const last = this.mem.lastIndex();
-    if (index > last) this.logger.panic(`snapshot ${index} is out of bound lastindex(${last})`);
-    const metadata: SnapshotMetadata = {
-      index,
-      term: this.mem.term(index),
-      confState: cloneConfState(confState),
-    };
-    this.proj.snapIndex = index;
-
+  protected persistSnapshot(snapshot: Snapshot, apply: () => void): Promise<void> {
     return this.track(async () => {
       // The file first, then the record: a record never names a file that may
       // not exist. Saves keep flowing meanwhile; this record does not change
       // the log, so where it lands among them does not matter.
-      await this.writeSnapshot({ data, metadata });
+      await this.writeSnapshot(snapshot);
       if (this.failure) throw this.failure;
       await this.enqueue({
-        records: [{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(metadata) }],
+        records: [{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(snapshot.metadata) }],
         maxIndex: 0,
-        apply: () => {
-          // A snapshot from the leader may have overtaken this one.
-          if (index <= this.memSnap.index) return;
-          this.mem.createSnapshot(index, metadata.confState, data);
-          this.memSnap = metadata;
-        },
+        apply,
       });
       await this.purgeSnapshots();
-      return { data, metadata: { ...metadata, confState: cloneConfState(metadata.confState) } };
     });
   }
 
   /**
-   * Discards the in-memory entries before `index` (which the latest snapshot
-   * must cover) and deletes the WAL segments that hold nothing after it.
+   * compact() discards the in-memory entries before `index` (which the
+   * latest snapshot must cover); this deletes the WAL segments that hold
+   * nothing after it.
    */
-  async compact(index: number): Promise<void> {
-    this.writable();
-    // The compaction point never passes the snapshot (mem's offset <= memSnap.index),
-    // so whatever MemoryStorage refuses as ErrCompacted is not refused here first.
-    if (index > this.memSnap.index) throw new ErrCompactBeyondSnapshot(index, this.memSnap.index);
-    this.mem.compact(index); // ErrCompacted, or a panic past the last index, as MemoryStorage
-    this.proj.offset = Math.max(this.proj.offset, index);
-
+  protected async persistCompaction(index: number): Promise<void> {
     await this.track(async () => {
       await this.purgeSnapshots();
       // One deletion run at a time, each from the front of the sequence.
@@ -397,41 +258,11 @@ export class FileStorage implements DurableStorage {
 
   // ---- open / close ----
 
-  /** Opens (creating if needed) and recovers the directory. Calling it again returns the same promise. */
-  open(): Promise<void> {
-    if (this.state === 'closing' || this.state === 'closed' || this.closePromise !== undefined) {
-      // A store is opened once; a new FileStorage reopens the directory.
-      return Promise.reject(new ErrStorageClosed());
-    }
-    if (this.openPromise === undefined) {
-      this.state = 'opening';
-      this.openPromise = this.doOpen().then(
-        () => {
-          this.state = 'open';
-        },
-        (e: unknown) => {
-          this.state = 'closed';
-          throw e;
-        },
-      );
-    }
-    return this.openPromise;
-  }
+  // open() opens (creating if needed) and recovers the directory; a new
+  // FileStorage reopens it. close() waits for in-flight writes, then
+  // releases the directory.
 
-  /** Waits for in-flight writes, then releases the directory. Idempotent. */
-  close(): Promise<void> {
-    this.closePromise ??= this.doClose();
-    return this.closePromise;
-  }
-
-  private async doClose(): Promise<void> {
-    if (this.state === 'new') {
-      this.state = 'closed';
-      return;
-    }
-    if (this.state === 'opening') await this.openPromise!.catch(() => {});
-    if (this.state === 'closed') return; // open failed and released everything
-    this.state = 'closing';
+  protected override async finishWrites(): Promise<void> {
     for (;;) {
       if (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
       else if (this.drainPromise !== undefined) await this.drainPromise;
@@ -441,13 +272,15 @@ export class FileStorage implements DurableStorage {
       await this.active?.fh.close();
     } finally {
       this.active = undefined;
-      this.state = 'closed';
-      await this.lock?.release(this.logger);
-      this.lock = undefined;
     }
   }
 
-  private async doOpen(): Promise<void> {
+  protected override async releaseStore(): Promise<void> {
+    await this.lock?.release(this.logger);
+    this.lock = undefined;
+  }
+
+  protected override async openStore(): Promise<void> {
     const fs = this.fs;
     await this.mkdirDurable(this.dir);
     this.lock = await DirLock.acquire(fs, this.dir, this.logger);
@@ -631,9 +464,7 @@ export class FileStorage implements DurableStorage {
     }
     if ((broken.length > 0 || removed.length > 0) && !this.noSync) await syncDir(fs, this.snapDir);
 
-    this.mem = mem;
-    this.memSnap = F;
-    this.proj = { snapIndex: F.index, offset: F.index, last: mem.lastIndex() };
+    this.restore(mem, F);
     this.segments = kept;
     this.nextBatchSeq = nextSeq ?? 1;
     // Always a fresh segment: its head batch restates the state just
@@ -814,14 +645,24 @@ export class FileStorage implements DurableStorage {
     }
   }
 
-  // ---- failure and bookkeeping ----
+  // ---- failure, errors and bookkeeping ----
 
-  private fail(e: unknown): ErrStorageFailed {
-    if (this.failure === undefined) {
-      this.failure = e instanceof ErrStorageFailed ? e : new ErrStorageFailed(e);
-      this.logger.error(`storage-file: ${this.failure.message}`);
-    }
-    return this.failure;
+  protected override failedError(cause: unknown): ErrStorageFailed {
+    const failure = cause instanceof ErrStorageFailed ? cause : new ErrStorageFailed(cause);
+    this.logger.error(`storage-file: ${failure.message}`);
+    return failure;
+  }
+
+  protected override closedError(message: string): ErrStorageClosed {
+    return new ErrStorageClosed(message);
+  }
+
+  protected override compactBeyondSnapshotError(index: number, snapshotIndex: number): ErrCompactBeyondSnapshot {
+    return new ErrCompactBeyondSnapshot(index, snapshotIndex);
+  }
+
+  protected override panic(message: string): never {
+    return this.logger.panic(message);
   }
 
   private track<T>(fn: () => Promise<T>): Promise<T> {
@@ -831,14 +672,4 @@ export class FileStorage implements DurableStorage {
     p.then(done, done);
     return p;
   }
-}
-
-function cloneConfState(cs: ConfState): ConfState {
-  return {
-    voters: [...cs.voters],
-    learners: [...cs.learners],
-    votersOutgoing: [...cs.votersOutgoing],
-    learnersNext: [...cs.learnersNext],
-    autoLeave: cs.autoLeave,
-  };
 }

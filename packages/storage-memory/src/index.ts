@@ -1,77 +1,37 @@
 // @raftbus/storage-memory: the DurableStorage contract held in memory, for
 // tests, demos and nodes whose state may be rebuilt from their peers. Nothing
 // survives the process, so capabilities.durable is false.
+//
+// MemoryBackedStorage (the core's) does all the work: it answers reads from
+// its MemoryStorage and checks every write whole before changing anything.
+// Here nothing is durable, so an accepted write lands in memory at once.
 import {
-  ErrSnapOutOfDate,
-  ErrUnavailable,
-  MemoryStorage,
-  RaftPanic,
-  type ConfState,
-  type DurableStorage,
+  MemoryBackedStorage,
   type DurableStorageCapabilities,
-  type Entry,
-  type InitialState,
+  type MemoryBackedStorageState,
   type PersistBatch,
   type Snapshot,
 } from '@raftbus/core';
 
-export class InMemoryStorage implements DurableStorage {
+export class InMemoryStorage extends MemoryBackedStorage {
   readonly capabilities: DurableStorageCapabilities = { durable: false };
-  private readonly log = new MemoryStorage();
 
-  async open(): Promise<void> {}
+  // Nothing to open or release: the store is open from the start, and open()
+  // and close() change nothing, so a closed store opens again holding its
+  // state (a node restarted within the process).
+  protected override state: MemoryBackedStorageState = 'open';
 
-  async save(batch: PersistBatch): Promise<void> {
-    // Check the whole batch before changing anything, so that a refused batch
-    // leaves the store as it was (save is all or nothing).
-    const { snapshot, entries } = batch;
-    const snapIndex = snapshot?.metadata.index ?? 0;
-    const held = this.log.snapshot().metadata.index;
-    if (snapIndex !== 0 && snapIndex <= held) throw new ErrSnapOutOfDate();
-    const lastBefore = snapIndex !== 0 ? snapIndex : this.log.lastIndex();
-    if (entries.length > 0 && entries[0]!.index > lastBefore + 1) {
-      throw new RaftPanic(`missing log entry [last: ${lastBefore}, append at: ${entries[0]!.index}]`);
-    }
+  override async open(): Promise<void> {}
 
-    if (snapshot && snapIndex !== 0) this.log.applySnapshot(snapshot);
-    this.log.append(entries);
-    if (batch.hardState) this.log.setHardState(batch.hardState);
+  override async close(): Promise<void> {}
+
+  protected async persistBatch(_batch: PersistBatch, apply: () => void): Promise<void> {
+    apply();
   }
 
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    return this.log.createSnapshot(index, confState, data);
+  protected async persistSnapshot(_snapshot: Snapshot, apply: () => void): Promise<void> {
+    apply();
   }
 
-  async compact(index: number): Promise<void> {
-    this.log.compact(index);
-  }
-
-  async close(): Promise<void> {}
-
-  initialState(): InitialState {
-    return this.log.initialState();
-  }
-
-  entries(lo: number, hi: number, maxSize: number): Entry[] {
-    // MemoryStorage panics here, as etcd's does; the Storage contract asks
-    // for ErrUnavailable, which a caller can handle.
-    if (hi > this.log.lastIndex() + 1) throw new ErrUnavailable();
-    return this.log.entries(lo, hi, maxSize);
-  }
-
-  term(i: number): number {
-    return this.log.term(i);
-  }
-
-  lastIndex(): number {
-    return this.log.lastIndex();
-  }
-
-  firstIndex(): number {
-    return this.log.firstIndex();
-  }
-
-  snapshot(): Snapshot {
-    return this.log.snapshot();
-  }
+  protected async persistCompaction(_index: number): Promise<void> {}
 }

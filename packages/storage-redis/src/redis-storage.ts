@@ -2,23 +2,20 @@
 // (keys.ts): the log as a sorted set scored by index, the hard state, and
 // the newest snapshot.
 //
-// Reads are answered from memory, as FileStorage does: `mem` holds the
-// newest snapshot and the log after the compaction point, and changes only
-// once Redis has acknowledged what changes it. So a read never returns
-// something Redis does not hold, and a failed write leaves the reads correct.
+// Reads are answered from memory, as FileStorage does: MemoryBackedStorage
+// (the core's) holds the newest snapshot and the log after the compaction
+// point, checks every write at call time, and changes memory only once Redis
+// has acknowledged the write. So a read never returns something Redis does
+// not hold, and a failed write leaves the reads correct.
 //
-// Writes go through one queue in call order. Each call is checked at once
-// against `proj`, the state once every queued write has landed, so saves
-// made without waiting are accepted or refused exactly as a MemoryStorage
-// would, one after another. Queued writes are committed together in one
-// MULTI/EXEC (all of them or none), one transaction at a time. Each write's
-// commands are idempotent (SET, DEL, ZREMRANGEBYSCORE + ZADD), so a
-// transaction whose reply was lost with the connection is simply run again.
+// Writes go through one queue in call order. Queued writes are committed
+// together in one MULTI/EXEC (all of them or none), one transaction at a
+// time. Each write's commands are idempotent (SET, DEL, ZREMRANGEBYSCORE +
+// ZADD), so a transaction whose reply was lost with the connection is simply
+// run again.
 import {
-  ErrSnapOutOfDate,
-  ErrUnavailable,
+  MemoryBackedStorage,
   MemoryStorage,
-  RaftPanic,
   decodeEntry,
   decodeHardState,
   decodeSnapshot,
@@ -28,16 +25,10 @@ import {
   getLogger,
   newHardState,
   newSnapshot,
-  type ConfState,
-  type DurableStorage,
   type DurableStorageCapabilities,
-  type Entry,
-  type HardState,
-  type InitialState,
   type Logger,
   type PersistBatch,
   type Snapshot,
-  type SnapshotMetadata,
 } from '@raftbus/core';
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import { isDurable, notDurable, readDurabilityConfig } from './durability.js';
@@ -84,32 +75,21 @@ interface Write {
   reject(error: unknown): void;
 }
 
-type State = 'new' | 'opening' | 'open' | 'closing' | 'closed';
-
 const MIN_RETRY_MS = 50;
 const MAX_RETRY_MS = 1_000;
 /** Server replies that say "not now" rather than "no". */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY)\b/;
 
-export class RedisStorage implements DurableStorage {
+export class RedisStorage extends MemoryBackedStorage {
   private readonly options: RedisStorageOptions;
   private readonly keys: StorageKeys;
   private durable = false;
   private redis: Redis | undefined;
-  private state: State = 'new';
-  private openPromise: Promise<void> | undefined;
-  private closePromise: Promise<void> | undefined;
-  private failure: ErrStorageFailed | undefined;
-
-  private mem = new MemoryStorage();
-  /** The snapshot `mem` holds (its metadata). */
-  private memSnap: SnapshotMetadata = newSnapshot().metadata;
-  /** The log once every queued write has landed: snapshot index, compaction point, last index. */
-  private proj = { snapIndex: 0, offset: 0, last: 0 };
   private queue: Write[] = [];
   private draining: Promise<void> | undefined;
 
   constructor(options: RedisStorageOptions) {
+    super();
     this.options = options;
     this.keys = storageKeys(options.clusterId, options.nodeId);
   }
@@ -123,93 +103,15 @@ export class RedisStorage implements DurableStorage {
     return this.options.logger ?? getLogger();
   }
 
-  // ---- raft's read side, answered from memory ----
+  // ---- durable writes (MemoryBackedStorage checks them and applies them to memory) ----
 
-  initialState(): InitialState {
-    return this.readable().initialState();
-  }
-
-  /**
-   * As MemoryStorage, but a range past lastIndex()+1 throws ErrUnavailable,
-   * as the Storage contract says, where MemoryStorage (like etcd's) panics.
-   */
-  entries(lo: number, hi: number, maxSize: number): Entry[] {
-    const mem = this.readable();
-    if (hi > mem.lastIndex() + 1 && lo >= mem.firstIndex()) throw new ErrUnavailable();
-    return mem.entries(lo, hi, maxSize);
-  }
-
-  term(i: number): number {
-    return this.readable().term(i);
-  }
-
-  lastIndex(): number {
-    return this.readable().lastIndex();
-  }
-
-  firstIndex(): number {
-    return this.readable().firstIndex();
-  }
-
-  /** The newest snapshot, data included (it is kept in memory). */
-  snapshot(): Snapshot {
-    return this.readable().snapshot();
-  }
-
-  private readable(): MemoryStorage {
-    if (this.state !== 'open' && this.state !== 'closing') {
-      throw new ErrStorageClosed(this.state === 'closed' ? 'storage is closed' : 'storage is not open');
-    }
-    return this.mem;
-  }
-
-  private writable(): void {
-    if (this.state !== 'open') {
-      throw new ErrStorageClosed(this.state === 'new' || this.state === 'opening' ? 'storage is not open' : 'storage is closed');
-    }
-    if (this.failure) throw this.failure;
-  }
-
-  // ---- writes ----
-
-  async save(batch: PersistBatch): Promise<void> {
-    this.writable();
-    const { snapshot, hardState } = batch;
-
-    // Check everything before changing anything: a refused save leaves no trace.
-    let { snapIndex, offset, last } = this.proj;
-    if (snapshot !== undefined) {
-      // MemoryStorage.applySnapshot's rule, index 0 included (a bootstrap ConfState).
-      if (snapIndex !== 0 && snapIndex >= snapshot.metadata.index) throw new ErrSnapOutOfDate();
-      snapIndex = offset = last = snapshot.metadata.index;
-    }
-    // A copy: the caller may reuse its array before the save lands in memory.
-    let entries = batch.entries.slice();
-    for (let k = 1; k < entries.length; k++) {
-      if (entries[k]!.index !== entries[0]!.index + k) {
-        throw new RaftPanic(`entries not contiguous: ${entries[k - 1]!.index} then ${entries[k]!.index}`);
-      }
-    }
-    // MemoryStorage.append's rule: skip what is compacted; refuse a gap.
-    if (entries.length > 0 && entries[0]!.index + entries.length - 1 > offset) {
-      if (entries[0]!.index <= offset) entries = entries.slice(offset + 1 - entries[0]!.index);
-      if (entries[0]!.index > last + 1) throw new RaftPanic(`missing log entry [last: ${last}, append at: ${entries[0]!.index}]`);
-      last = entries[entries.length - 1]!.index;
-    } else {
-      entries = [];
-    }
-    this.proj = { snapIndex, offset, last };
-
+  protected persistBatch(batch: PersistBatch, apply: () => void): Promise<void> {
+    const { snapshot, entries, hardState } = batch;
     const keys = this.keys;
     const snapBytes = snapshot && asBuffer(encodeSnapshot(snapshot));
     const hardStateBytes = hardState && asBuffer(encodeHardState(hardState));
     const members: (string | Buffer)[] = [];
     for (const e of entries) members.push(String(e.index), asBuffer(encodeEntry(e)));
-    const hs: HardState | undefined = hardState && { ...hardState };
-    const snap: Snapshot | undefined = snapshot && {
-      data: snapshot.data,
-      metadata: { ...snapshot.metadata, confState: cloneConfState(snapshot.metadata.confState) },
-    };
 
     return this.enqueue({
       commands(tx) {
@@ -218,48 +120,21 @@ export class RedisStorage implements DurableStorage {
         if (members.length > 0) tx.zremrangebyscore(keys.log, entries[0]!.index, '+inf').zadd(keys.log, ...members);
         if (hardStateBytes !== undefined) tx.set(keys.hardState, hardStateBytes);
       },
-      apply: () => {
-        if (snap !== undefined) {
-          this.mem.applySnapshot(snap);
-          this.memSnap = snap.metadata;
-        }
-        this.mem.append(entries);
-        if (hs !== undefined) this.mem.setHardState(hs);
-      },
+      apply,
     });
   }
 
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    this.writable();
-    if (index <= this.proj.snapIndex) throw new ErrSnapOutOfDate();
-    // Only an acknowledged entry may be snapshotted; the host applies nothing else.
-    const last = this.mem.lastIndex();
-    if (index > last) throw new RaftPanic(`snapshot ${index} is out of bound lastindex(${last})`);
-    const metadata: SnapshotMetadata = { index, term: this.mem.term(index), confState: cloneConfState(confState) };
-    this.proj.snapIndex = index;
-    const bytes = asBuffer(encodeSnapshot({ data, metadata }));
+  protected persistSnapshot(snapshot: Snapshot, apply: () => void): Promise<void> {
+    const bytes = asBuffer(encodeSnapshot(snapshot));
     const key = this.keys.snapshot;
-    await this.enqueue({
-      commands: (tx) => tx.set(key, bytes),
-      apply: () => {
-        // A snapshot from the leader may have overtaken this one.
-        if (index <= this.memSnap.index) return;
-        this.mem.createSnapshot(index, metadata.confState, data);
-        this.memSnap = metadata;
-      },
-    });
-    return { data, metadata: { ...metadata, confState: cloneConfState(metadata.confState) } };
+    return this.enqueue({ commands: (tx) => tx.set(key, bytes), apply });
   }
 
-  /** Discards the log before `index` (which the latest snapshot must cover), in memory and in Redis. */
-  async compact(index: number): Promise<void> {
-    this.writable();
-    if (index > this.memSnap.index) throw new ErrCompactBeyondSnapshot(index, this.memSnap.index);
-    this.mem.compact(index); // ErrCompacted, as MemoryStorage
-    this.proj.offset = Math.max(this.proj.offset, index);
+  /** compact() discards the log before `index` (which the latest snapshot must cover) in memory; this, in Redis. */
+  protected persistCompaction(index: number): Promise<void> {
     // Entry `index` goes too: after a reopen the snapshot (at or past it) stands in for it.
     const key = this.keys.log;
-    await this.enqueue({ commands: (tx) => tx.zremrangebyscore(key, '-inf', index), apply: () => {} });
+    return this.enqueue({ commands: (tx) => tx.zremrangebyscore(key, '-inf', index), apply: () => {} });
   }
 
   private enqueue(write: Omit<Write, 'resolve' | 'reject'>): Promise<void> {
@@ -276,8 +151,8 @@ export class RedisStorage implements DurableStorage {
         await this.commit(group);
       } catch (error) {
         // What Redis holds is now unknown: refuse everything until reopened.
-        this.failure ??= new ErrStorageFailed(error);
-        for (const w of [...group, ...this.queue.splice(0)]) w.reject(this.failure);
+        const failure = this.fail(error);
+        for (const w of [...group, ...this.queue.splice(0)]) w.reject(failure);
         break;
       }
       for (const w of group) {
@@ -286,7 +161,7 @@ export class RedisStorage implements DurableStorage {
           w.resolve();
         } catch (error) {
           // Memory refused what Redis accepted (a bug): stop writing rather than diverge further.
-          this.failure ??= new ErrStorageFailed(error);
+          this.fail(error);
           w.reject(error);
         }
       }
@@ -325,52 +200,21 @@ export class RedisStorage implements DurableStorage {
 
   // ---- open / close ----
 
-  /**
-   * Connects, checks that Redis makes writes durable (ErrNotDurable if not,
-   * unless acceptWeakDurability), and reads the node's state into memory
-   * (ErrCorruptStorage if it is not a valid log). Calling it again returns
-   * the same promise.
-   */
-  open(): Promise<void> {
-    if (this.state === 'closing' || this.state === 'closed' || this.closePromise !== undefined) {
-      // A store is opened once; a new RedisStorage reopens the keys.
-      return Promise.reject(new ErrStorageClosed());
-    }
-    if (this.openPromise === undefined) {
-      this.state = 'opening';
-      this.openPromise = this.doOpen().then(
-        () => {
-          this.state = 'open';
-        },
-        (e: unknown) => {
-          this.state = 'closed';
-          throw e;
-        },
-      );
-    }
-    return this.openPromise;
-  }
+  // open() connects, checks that Redis makes writes durable (ErrNotDurable if
+  // not, unless acceptWeakDurability), and reads the node's state into memory
+  // (ErrCorruptStorage if it is not a valid log); a new RedisStorage reopens
+  // the keys. close() waits for queued writes (while Redis answers), then
+  // releases the connection it made.
 
-  /** Waits for queued writes (while Redis answers), then releases the connection it made. Idempotent. */
-  close(): Promise<void> {
-    this.closePromise ??= this.doClose();
-    return this.closePromise;
-  }
-
-  private async doClose(): Promise<void> {
-    if (this.state === 'new') {
-      this.state = 'closed';
-      return;
-    }
-    if (this.state === 'opening') await this.openPromise!.catch(() => {});
-    if (this.state === 'closed') return; // open failed and released everything
-    this.state = 'closing';
+  protected override async finishWrites(): Promise<void> {
     while (this.draining !== undefined) await this.draining;
-    this.state = 'closed';
+  }
+
+  protected override async releaseStore(): Promise<void> {
     if (this.options.client === undefined) this.redis?.disconnect();
   }
 
-  private async doOpen(): Promise<void> {
+  protected override async openStore(): Promise<void> {
     const { client, url, redis: redisOptions } = this.options;
     let redis: Redis;
     if (client !== undefined) {
@@ -443,9 +287,21 @@ export class RedisStorage implements DurableStorage {
     }
     mem.setHardState(hs);
 
-    this.mem = mem;
-    this.memSnap = F;
-    this.proj = { snapIndex: F.index, offset: F.index, last: mem.lastIndex() };
+    this.restore(mem, F);
+  }
+
+  // ---- errors ----
+
+  protected override failedError(cause: unknown): ErrStorageFailed {
+    return new ErrStorageFailed(cause);
+  }
+
+  protected override closedError(message: string): ErrStorageClosed {
+    return new ErrStorageClosed(message);
+  }
+
+  protected override compactBeyondSnapshotError(index: number, snapshotIndex: number): ErrCompactBeyondSnapshot {
+    return new ErrCompactBeyondSnapshot(index, snapshotIndex);
   }
 }
 
@@ -487,16 +343,6 @@ function decodeOr<T>(key: string, decode: () => T, what = 'value'): T {
   } catch (e) {
     throw new ErrCorruptStorage(key, `${what} does not decode: ${errorMessage(e)}`);
   }
-}
-
-function cloneConfState(cs: ConfState): ConfState {
-  return {
-    voters: [...cs.voters],
-    learners: [...cs.learners],
-    votersOutgoing: [...cs.votersOutgoing],
-    learnersNext: [...cs.learnersNext],
-    autoLeave: cs.autoLeave,
-  };
 }
 
 /** The bytes as a Buffer (no copy): ioredis sends a Uint8Array that is not a Buffer as text. */

@@ -2,7 +2,7 @@
 // front, a Disk of encoded bytes behind. A reopened store reads nothing but
 // those bytes, so whatever a save did not write is gone, as after a crash.
 import {
-  ErrUnavailable,
+  MemoryBackedStorage,
   MemoryStorage,
   decodeEntry,
   decodeHardState,
@@ -11,11 +11,7 @@ import {
   encodeHardState,
   encodeSnapshot,
   newEntry,
-  type ConfState,
-  type DurableStorage,
   type DurableStorageCapabilities,
-  type Entry,
-  type InitialState,
   type PersistBatch,
   type Snapshot,
 } from '@raftbus/core';
@@ -30,8 +26,7 @@ export class Disk {
   entries: Uint8Array[] = [];
 }
 
-export class DiskStorage implements DurableStorage {
-  private log = new MemoryStorage();
+export class DiskStorage extends MemoryBackedStorage {
   // Saves are written one after another, each after a pause, so that a
   // suite calling save() without waiting sees them applied in call order.
   private writes: Promise<void> = Promise.resolve();
@@ -39,37 +34,32 @@ export class DiskStorage implements DurableStorage {
   constructor(
     private readonly disk: Disk,
     readonly capabilities: DurableStorageCapabilities = { durable: true },
-  ) {}
+  ) {
+    super();
+  }
 
-  async open(): Promise<void> {
+  protected override async openStore(): Promise<void> {
     const log = new MemoryStorage();
     const snap = this.disk.snapshot ? decodeSnapshot(this.disk.snapshot) : undefined;
     if (snap && snap.metadata.index > 0) log.applySnapshot(snap);
     log.ents = [newEntry(this.disk.offset), ...this.disk.entries.map(decodeEntry)];
     if (this.disk.hardState) log.setHardState(decodeHardState(this.disk.hardState));
-    this.log = log;
+    this.restore(log, log.snapshot().metadata);
   }
 
-  save(batch: PersistBatch): Promise<void> {
-    return this.write(() => {
-      if (batch.snapshot && batch.snapshot.metadata.index > 0) this.log.applySnapshot(batch.snapshot);
-      this.log.append(batch.entries);
-      if (batch.hardState) this.log.setHardState(batch.hardState);
-    });
+  protected persistBatch(_batch: PersistBatch, apply: () => void): Promise<void> {
+    return this.write(apply);
   }
 
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    let made: Snapshot | undefined;
-    return this.write(() => {
-      made = this.log.createSnapshot(index, confState, data);
-    }).then(() => made!);
+  protected persistSnapshot(_snapshot: Snapshot, apply: () => void): Promise<void> {
+    return this.write(apply);
   }
 
-  compact(index: number): Promise<void> {
-    return this.write(() => this.log.compact(index));
+  protected persistCompaction(): Promise<void> {
+    return this.write(() => {});
   }
 
-  async close(): Promise<void> {
+  protected override async finishWrites(): Promise<void> {
     await this.writes.catch(() => {});
   }
 
@@ -84,36 +74,12 @@ export class DiskStorage implements DurableStorage {
   }
 
   private flush(): void {
-    const first = this.log.firstIndex();
-    const last = this.log.lastIndex();
-    this.disk.snapshot = encodeSnapshot(this.log.snapshot());
-    this.disk.hardState = encodeHardState(this.log.initialState().hardState);
-    this.disk.offset = { index: first - 1, term: this.log.term(first - 1) };
-    this.disk.entries = last >= first ? this.log.entries(first, last + 1, Infinity).map(encodeEntry) : [];
-  }
-
-  initialState(): InitialState {
-    return this.log.initialState();
-  }
-
-  entries(lo: number, hi: number, maxSize: number): Entry[] {
-    if (hi > this.log.lastIndex() + 1) throw new ErrUnavailable();
-    return this.log.entries(lo, hi, maxSize);
-  }
-
-  term(i: number): number {
-    return this.log.term(i);
-  }
-
-  lastIndex(): number {
-    return this.log.lastIndex();
-  }
-
-  firstIndex(): number {
-    return this.log.firstIndex();
-  }
-
-  snapshot(): Snapshot {
-    return this.log.snapshot();
+    const log = this.mem;
+    const first = log.firstIndex();
+    const last = log.lastIndex();
+    this.disk.snapshot = encodeSnapshot(log.snapshot());
+    this.disk.hardState = encodeHardState(log.initialState().hardState);
+    this.disk.offset = { index: first - 1, term: log.term(first - 1) };
+    this.disk.entries = last >= first ? log.entries(first, last + 1, Infinity).map(encodeEntry) : [];
   }
 }
