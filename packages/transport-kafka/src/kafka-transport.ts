@@ -132,8 +132,7 @@ export class KafkaTransport extends FramedTransport {
   }
 
   private async createTopic(admin: Admin, topic: string): Promise<void> {
-    // Resolves false (no error) when the topic exists: this node ran before.
-    await admin.createTopics({
+    const request = {
       waitForLeaders: true,
       topics: [
         {
@@ -143,7 +142,21 @@ export class KafkaTransport extends FramedTransport {
           configEntries: this.topics.configEntries,
         },
       ],
-    });
+    };
+    // Resolves false (no error) when the topic exists: this node ran before.
+    // After creating the topic, kafkajs waits for its leader but retries only
+    // LEADER_NOT_AVAILABLE; a broker whose metadata has not caught up answers
+    // UNKNOWN_TOPIC_OR_PARTITION instead and kafkajs gives up (kafkajs#815).
+    // The topic exists by then, so asking again succeeds.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.createTopics(request);
+        return;
+      } catch (e) {
+        if (!isUnknownTopic(e) || attempt >= TOPIC_CREATE_ATTEMPTS) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   /** Disconnects the clients this session made (never the Kafka the application passed in). */
@@ -162,4 +175,10 @@ export class KafkaTransport extends FramedTransport {
       ),
     );
   }
+}
+
+const TOPIC_CREATE_ATTEMPTS = 10;
+
+function isUnknownTopic(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION';
 }
