@@ -1,25 +1,36 @@
 #!/usr/bin/env node
 // raftbus-kv: one node of the replicated key-value store. See `raftbus-kv --help`.
-import { MemoryBus, MemoryTransport } from '@raftbus/transport-memory';
-import { FileStorage } from '@raftbus/storage-file';
-import { parseCommandLine, USAGE, UsageError, type KvConfig } from './cli.js';
-import { startKvNode } from './kv-node.js';
+import { parseCommandLine, USAGE, UsageError, type BusConfig, type KvConfig } from './cli.js';
+import { launchKvNode } from './launch.js';
 
-const CLUSTER_ID = 'raftbus-kv';
+/** The bus, for the log line, with any password in a URL masked. */
+function describeBus(bus: BusConfig): string {
+  switch (bus.transport) {
+    case 'memory':
+      return 'memory (this process only)';
+    case 'redis':
+      return `redis ${redact(bus.url)}`;
+    case 'nats':
+      return `nats ${bus.servers.map(redact).join(',')}`;
+    case 'kafka':
+      return `kafka ${bus.brokers.join(',')}`;
+  }
+}
+
+function redact(address: string): string {
+  if (!address.includes('://') || !URL.canParse(address)) return address;
+  const url = new URL(address);
+  if (url.password === '') return address;
+  url.password = '***';
+  return url.href;
+}
 
 async function run(config: KvConfig): Promise<void> {
-  const node = await startKvNode({
-    id: config.id,
-    clusterId: CLUSTER_ID,
-    // Used only when the data dir is empty; afterwards the membership is in the WAL.
-    peers: [...config.peers.keys()],
-    // The only transport until the bus adapters land (a 1-node cluster: see --help).
-    transport: new MemoryTransport(new MemoryBus()),
-    storage: new FileStorage({ dir: config.dataDir }),
-    http: config.http,
-    peerUrls: config.peers,
-  });
-  console.log(`raftbus-kv: node ${config.id} serving ${node.url} (data in ${config.dataDir})`);
+  const node = await launchKvNode(config);
+  console.log(
+    `raftbus-kv: node ${config.id} of cluster ${config.clusterId} serving ${node.url} ` +
+      `(data in ${config.dataDir}, bus ${describeBus(config.bus)})`,
+  );
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
