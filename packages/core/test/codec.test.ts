@@ -50,6 +50,7 @@ import {
   type Snapshot,
 } from '../src/raftpb/types.js';
 import { entrySize } from '../src/util/sizes.js';
+import { seededRandom } from './helpers/random.js';
 
 // The bytes in fixtures/etcd-raftpb-v3.6.json were produced by etcd-raft v3.6.0's raftpb marshaller (gogoproto Marshal).
 
@@ -179,17 +180,6 @@ const decoders: [Kind, (b: Uint8Array) => unknown][] = Object.entries(codecs).ma
 
 // ---------------------------------------------------------------------------
 // Seeded randomness
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   constructor(readonly rnd: () => number) {}
@@ -451,7 +441,7 @@ describe('encoding', () => {
 });
 
 describe('round trips (seeded)', () => {
-  const g = new Gen(mulberry32(0x5eed));
+  const g = new Gen(seededRandom(0x5eed));
   const N = 300;
 
   const cases: [string, () => unknown, Codec<unknown>][] = [
@@ -663,7 +653,7 @@ describe('malformed input', () => {
   });
 
   it('random garbage and mutations decode or throw ErrMalformedMessage, never anything else', () => {
-    const g = new Gen(mulberry32(0xbad));
+    const g = new Gen(seededRandom(0xbad));
     const samples = fixture.vectors.map((v) => fromHex(v.hex)).filter((b) => b.length < 400);
     let threw = 0;
     for (let i = 0; i < 20000; i++) {

@@ -1,63 +1,18 @@
 // Replays etcd's confchange/testdata (mirroring confchange/datadriven_test.go)
 // and ports restore_test.go and quick_test.go with a seeded PRNG.
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Changer, checkInvariants, describe as describeCCs, type ChangeResult } from '../src/confchange/confchange.js';
 import { restore, toConfChangeSingle } from '../src/confchange/restore.js';
 import { ErrConfChange } from '../src/errors.js';
 import { confChangesFromString, confChangesToString } from '../src/raftpb/confchange-string.js';
 import { ConfChangeType, newConfState, type ConfChangeSingle, type ConfState } from '../src/raftpb/types.js';
-import { runFile } from '../src/rafttest/datadriven.js';
 import { newConfChangeHandler } from '../src/rafttest/confchange-handler.js';
 import { progressMapToString } from '../src/tracker/progress.js';
 import { newTrackerConfig, ProgressTracker, trackerConfigToString, type TrackerConfig } from '../src/tracker/tracker.js';
+import { perm, seededRandomInt } from './helpers/random.js';
+import { describeDatadriven } from './helpers/testdata.js';
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
-const testdata = path.join(
-  process.env.RAFTBUS_TESTDATA ?? path.resolve(repoRoot, '../shared/etcd-raft-testdata'),
-  'confchange',
-);
-const files = readdirSync(testdata)
-  .filter((f) => f.endsWith('.txt'))
-  .sort();
-
-describe('confchange datadriven', () => {
-  it('finds the data files', () => {
-    expect(files.length).toBeGreaterThan(0);
-  });
-
-  it.each(files)('%s', (file) => {
-    const res = runFile(path.join(testdata, file), newConfChangeHandler());
-    if (res.failure) {
-      const f = res.failure;
-      expect.fail(`${f.pos}: ${f.cmd}\n--- expected\n${f.expected}--- actual\n${f.actual}`);
-    }
-    expect(res.blocks).toBeGreaterThan(0);
-  });
-});
-
-// mulberry32: small, seeded, so that failures reproduce.
-function rng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-
-function perm(rand: (n: number) => number, n: number): number[] {
-  const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rand(i + 1);
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-}
+describeDatadriven('confchange datadriven', 'confchange', newConfChangeHandler);
 
 function emptyChanger(lastIndex: number, maxInflight = 20): Changer {
   const t = new ProgressTracker(maxInflight, 0);
@@ -113,7 +68,7 @@ describe('restore', () => {
   });
 
   it('round trips random ConfStates', () => {
-    const rand = rng(42);
+    const rand = seededRandomInt(42);
     for (let i = 0; i < 1000; i++) {
       const cs = randomConfState(rand);
       let got: ConfState;
@@ -244,7 +199,7 @@ describe('quick: simple and joint changes agree', () => {
     Array.from({ length: n }, () => ({ type: typ(), nodeId: id() }));
 
   it('1000 random cases', () => {
-    const rand = rng(7);
+    const rand = seededRandomInt(7);
     for (let i = 0; i < 1000; i++) {
       // Node 1 is always a voter, so that simple changes can make progress.
       const num5 = (): number => 1 + rand(5);

@@ -3,7 +3,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { RaftPanic } from '../src/errors.js';
 import { main } from '../src/rafttest/cli.js';
@@ -20,6 +19,7 @@ import {
   TestFatalError,
   type TestData,
 } from '../src/rafttest/index.js';
+import { etcdTestdata } from './helpers/testdata.js';
 
 describe('parseLine', () => {
   const args = (line: string) => parseLine(line).cmdArgs.map((a) => [a.key, a.vals]);
@@ -198,8 +198,7 @@ describe('InteractionEnv.handle', () => {
 });
 
 describe('cli', () => {
-  const testdata =
-    process.env.RAFTBUS_TESTDATA ?? path.resolve(fileURLToPath(new URL('../../..', import.meta.url)), '../shared/etcd-raft-testdata');
+  const testdata = etcdTestdata();
 
   function runCli(args: string[]): { code: number; out: string } {
     let out = '';

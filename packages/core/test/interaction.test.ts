@@ -1,16 +1,11 @@
 // Replays etcd-raft's interaction scenarios (testdata/*.txt, as etcd's
 // interaction_test.go does): one test per file, each in a fresh env.
-import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runInteractionFile } from '../src/rafttest/index.js';
+import { etcdTestdata, txtFiles } from './helpers/testdata.js';
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
-const testdata = path.join(
-  process.env.RAFTBUS_TESTDATA ?? path.resolve(repoRoot, '../shared/etcd-raft-testdata'),
-  'interaction',
-);
+const testdata = etcdTestdata('interaction');
 
 /** The scenarios the first milestone must pass. */
 export const PART1_FILES: readonly string[] = [
@@ -28,9 +23,7 @@ export const PART1_FILES: readonly string[] = [
   'forget_leader_read_only_lease_based.txt',
 ];
 
-const files = readdirSync(testdata)
-  .filter((f) => f.endsWith('.txt'))
-  .sort();
+const files = txtFiles(testdata);
 
 describe('interaction', () => {
   it('finds the scenario files', () => {

@@ -1,35 +1,14 @@
 // Replays etcd's quorum/testdata (mirroring quorum/datadriven_test.go) and
 // ports majority_test.go and quick_test.go.
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { JointConfig } from '../src/quorum/joint.js';
 import { MajorityConfig } from '../src/quorum/majority.js';
 import { type Index, indexToString, mapAckIndexer, MaxIndex, VoteResult, voteResultToString } from '../src/quorum/quorum.js';
-import { runFile } from '../src/rafttest/datadriven.js';
 import { alternativeMajorityCommittedIndex, handleQuorum } from '../src/rafttest/quorum-handler.js';
+import { perm, seededRandomInt } from './helpers/random.js';
+import { describeDatadriven } from './helpers/testdata.js';
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
-const testdata = path.join(process.env.RAFTBUS_TESTDATA ?? path.resolve(repoRoot, '../shared/etcd-raft-testdata'), 'quorum');
-const files = readdirSync(testdata)
-  .filter((f) => f.endsWith('.txt'))
-  .sort();
-
-describe('quorum datadriven', () => {
-  it('finds the data files', () => {
-    expect(files.length).toBeGreaterThan(0);
-  });
-
-  it.each(files)('%s', (file) => {
-    const res = runFile(path.join(testdata, file), handleQuorum);
-    if (res.failure) {
-      const f = res.failure;
-      expect.fail(`${f.pos}: ${f.cmd}\n--- expected\n${f.expected}--- actual\n${f.actual}`);
-    }
-    expect(res.blocks).toBeGreaterThan(0);
-  });
-});
+describeDatadriven('quorum datadriven', 'quorum', () => handleQuorum);
 
 describe('MajorityConfig.describe', () => {
   const c = new MajorityConfig([1, 2, 3]);
@@ -90,25 +69,6 @@ describe('quorum basics', () => {
 
 // quick_test.go: committedIndex agrees with the alternative computation.
 describe('quick', () => {
-  // A small deterministic PRNG (mulberry32) so failures reproduce.
-  function rng(seed: number): (n: number) => number {
-    let a = seed >>> 0;
-    return (n) => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-    };
-  }
-  function perm(rand: (n: number) => number, n: number): number[] {
-    const p = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = rand(i + 1);
-      [p[i], p[j]] = [p[j]!, p[i]!];
-    }
-    return p;
-  }
   // etcd's smallRandIdxMap: up to 9 ids out of 2n, indexes below n.
   function smallRandIdxMap(rand: (n: number) => number): Map<number, Index> {
     const n = rand(10);
@@ -117,7 +77,7 @@ describe('quick', () => {
   }
 
   it('majority_commit', () => {
-    const rand = rng(1);
+    const rand = seededRandomInt(1);
     for (let i = 0; i < 50000; i++) {
       const c = new MajorityConfig(smallRandIdxMap(rand).keys());
       const l = mapAckIndexer(smallRandIdxMap(rand));

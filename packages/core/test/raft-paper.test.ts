@@ -9,6 +9,7 @@ import {
   acceptAndReply,
   advanceMessagesAfterAppend,
   commitNoopEntry,
+  enterState,
   idsBySize,
   index,
   interceptStepFn,
@@ -33,21 +34,6 @@ function threeNodeRaft(): Raft {
   return newTestRaft(1, 10, 1, newTestMemoryStorage(withPeers(1, 2, 3)));
 }
 
-function enterState(r: Raft, state: StateType): void {
-  switch (state) {
-    case StateFollower:
-      r.becomeFollower(1, 2);
-      break;
-    case StateCandidate:
-      r.becomeCandidate();
-      break;
-    case StateLeader:
-      r.becomeCandidate();
-      r.becomeLeader();
-      break;
-  }
-}
-
 describe('§5.1 terms', () => {
   // If one server's current term is smaller than the other's, it updates its
   // current term to the larger value. A candidate or leader that discovers
@@ -58,7 +44,7 @@ describe('§5.1 terms', () => {
     ['leader', StateLeader],
   ])('a %s updates its term from a message with a higher term', (_name, state) => {
     const r = threeNodeRaft();
-    enterState(r, state);
+    enterState(r, state, 1, 2);
     expect(r.term).toBe(1);
     r.step(newMessage({ type: MsgApp, term: 2 }));
     expect(r.term).toBe(2);
@@ -117,7 +103,7 @@ describe('§5.2 leader election', () => {
   ])('a %s starts a new election after the election timeout', (_name, state) => {
     const et = 10;
     const r = newTestRaft(1, et, 1, newTestMemoryStorage(withPeers(1, 2, 3)));
-    enterState(r, state);
+    enterState(r, state, 1, 2);
     for (let i = 1; i < 2 * et; i++) r.tick();
     advanceMessagesAfterAppend(r);
 

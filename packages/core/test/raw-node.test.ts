@@ -42,6 +42,7 @@ import { MemoryStorage } from '../src/storage.js';
 import { isLocalMsg, isResponseMsg, LocalAppendThread, LocalApplyThread } from '../src/util/messages.js';
 import { entrySize, payloadSize } from '../src/util/sizes.js';
 import { interceptStepFn, newTestConfig, newTestMemoryStorage, newTestRaft, nextEnts, stepErr, utf8, withPeers } from './helpers/raft-harness.js';
+import { expectStartRoundTrip } from './helpers/raw-node-start.js';
 import { confChangeOf, IgnoreSizeHintStorage, peekReady, RawNodeCluster, RecordingLogger, thrown } from './helpers/snap-harness.js';
 
 const { StateLeader, StateFollower } = StateType;
@@ -682,37 +683,7 @@ describe('start and restart', () => {
     storage.applySnapshot({ data: new Uint8Array(), metadata: { index: 1, term: 0, confState: newConfState({ voters: [1] }) } });
 
     const rn = newRawNode(1, 10, 1, storage);
-    expect(rn.hasReady()).toBe(false);
-
-    rn.campaign();
-    let rd = rn.ready();
-    storage.append(rd.entries);
-    rn.advance(rd);
-    rn.propose(utf8('foo'));
-    expect(rn.hasReady()).toBe(true);
-
-    const entries = [newEntry({ term: 1, index: 2 }), newEntry({ term: 1, index: 3, data: utf8('foo') })];
-    rd = rn.ready();
-    expect(rd.entries).toEqual(entries);
-    storage.append(rd.entries);
-    rn.advance(rd);
-
-    expect(rn.hasReady()).toBe(true);
-    rd = rn.ready();
-    expect(rd.entries).toEqual([]);
-    expect(rd.mustSync).toBe(false);
-    rn.advance(rd);
-
-    expect({ ...rd, softState: undefined }).toEqual({
-      softState: undefined,
-      hardState: newHardState({ term: 1, commit: 3, vote: 1 }),
-      readStates: [],
-      entries: [],
-      committedEntries: entries,
-      messages: [],
-      mustSync: false,
-    });
-    expect(rn.hasReady()).toBe(false);
+    expectStartRoundTrip(rn, storage);
   });
 
   it('restarts from a hard state and entries: hands out what is committed, nothing else', () => {

@@ -24,27 +24,7 @@ import { MemoryStorage } from '../../src/storage.js';
 import { Inflights } from '../../src/tracker/inflights.js';
 import { Progress } from '../../src/tracker/progress.js';
 import { ProgressTracker } from '../../src/tracker/tracker.js';
-
-// ---------------------------------------------------------------------------
-// Determinism
-
-/** mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A Config.randomInt drawing from a seeded PRNG: uniform in [0, n). */
-export function seededRandomInt(seed: number): (n: number) => number {
-  const rnd = seededRandom(seed);
-  return (n: number) => Math.floor(rnd() * n);
-}
+import { seededRandom, seededRandomInt } from './random.js';
 
 // ---------------------------------------------------------------------------
 // Construction
@@ -109,6 +89,28 @@ export function newTestRaft(
   opts: Partial<Config> = {},
 ): Raft {
   return new Raft({ ...newTestConfig(id, election, heartbeat, storage), ...opts });
+}
+
+/**
+ * Puts r into state the direct way: a follower of lead at term, a
+ * (pre-)candidate, or a leader by way of candidate.
+ */
+export function enterState(r: Raft, state: StateType, term: number, lead: number): void {
+  switch (state) {
+    case StateType.StateFollower:
+      r.becomeFollower(term, lead);
+      break;
+    case StateType.StatePreCandidate:
+      r.becomePreCandidate();
+      break;
+    case StateType.StateCandidate:
+      r.becomeCandidate();
+      break;
+    case StateType.StateLeader:
+      r.becomeCandidate();
+      r.becomeLeader();
+      break;
+  }
 }
 
 /** etcd's preVoteConfig. */
