@@ -77,6 +77,14 @@ export interface RaftNodeOptions<Result = unknown> {
   logger?: Logger;
   /** Uniform integer in [0, n) for election timeouts; inject a seeded one for reproducible runs. */
   randomInt?: (n: number) => number;
+  /**
+   * etcd-raft's asynchronous storage writes: the storage's save runs on an
+   * append worker while network messages go out at once (a leader sends its
+   * appends before its own write is durable), and committed entries are
+   * applied on an apply worker. Default false: save, send, apply, advance,
+   * one Ready at a time.
+   */
+  asyncStorageWrites?: boolean;
 }
 
 export interface ResolvedOptions<Result> {
@@ -91,6 +99,7 @@ export interface ResolvedOptions<Result> {
   maxPendingProposals: number;
   maxPendingBytes: number;
   maxSizePerMsg: number;
+  asyncStorageWrites: boolean;
   snapshot: Required<SnapshotPolicy> | undefined;
   logger: Logger;
   /** The raft config, less storage and applied (known only at start). */
@@ -132,6 +141,7 @@ export function resolveOptions<Result>(o: RaftNodeOptions<Result>): ResolvedOpti
     maxPendingProposals: positive('maxPendingProposals', o.maxPendingProposals, 4096),
     maxPendingBytes: positive('maxPendingBytes', o.maxPendingBytes, 64 * MiB),
     maxSizePerMsg,
+    asyncStorageWrites: o.asyncStorageWrites ?? false,
     snapshot,
     logger,
     raft: {
@@ -147,6 +157,7 @@ export function resolveOptions<Result>(o: RaftNodeOptions<Result>): ResolvedOpti
       disableProposalForwarding: o.disableProposalForwarding ?? false,
       // A removed leader should not go on leading a cluster it is not in.
       stepDownOnRemoval: true,
+      asyncStorageWrites: o.asyncStorageWrites ?? false,
       logger,
       ...(o.randomInt !== undefined && { randomInt: o.randomInt }),
     },

@@ -14,7 +14,19 @@
 // Sending only after the save resolves is etcd's contract in its simplest
 // correct form: a vote or an append acknowledgement is never sent for state
 // that is not yet durable. (A leader could send its appends before its own
-// write, Raft thesis §10.2.1; we keep the simple order.)
+// write, Raft thesis §10.2.1; we keep the simple order by default.)
+//
+// With `asyncStorageWrites` (etcd's AsyncStorageWrites), the loop takes a
+// Ready without awaiting anything: network messages are sent at once, and
+// raft's storage work comes as messages to two workers, each a promise chain
+// run strictly in order. The append worker awaits storage.save for each
+// MsgStorageAppend (restoring its snapshot, if any, into the state machine
+// through the apply worker), then delivers the message's responses: those
+// to peers (votes, append acknowledgements) through the transport, those to
+// this node (from LocalAppendThread) stepped through the queue. The apply
+// worker applies each MsgStorageApply's entries and steps its response back.
+// Raft hands out committed entries only once they are durable here, and none
+// after a snapshot until that snapshot is, so restores precede later applies.
 import {
   ConfChangeTransition,
   ConfChangeType,
@@ -22,10 +34,14 @@ import {
   decodeConfChangeV2,
   EMPTY_BYTES,
   EntryType,
+  ErrCompacted,
   ErrConfChangeRefused,
   ErrProposalDropped,
+  ErrSnapOutOfDate,
   confChangeAsV2,
   isEmptyHardState,
+  LocalAppendThread,
+  LocalApplyThread,
   MessageType,
   newConfChangeV2,
   newEntry,
@@ -162,6 +178,9 @@ export class RaftNode<Result = unknown> {
   private kickScheduled = false;
   private loop: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  // asyncStorageWrites: the append and apply workers' work, in order.
+  private appendChain: Promise<void> = Promise.resolve();
+  private applyChain: Promise<void> = Promise.resolve();
 
   // Reads issued to raft, by the seq of their shared context; then by read index.
   private readonly readsByCtx = new Map<number, QueuedRead[]>();
@@ -273,6 +292,13 @@ export class RaftNode<Result = unknown> {
     this.state = 'stopping';
     clearInterval(this.timer);
     await this.loop;
+    // The work already handed to the workers finishes (what was acknowledged
+    // is durable); their responses are no longer stepped.
+    for (let a, b; a !== this.appendChain || b !== this.applyChain; ) {
+      a = this.appendChain;
+      b = this.applyChain;
+      await Promise.all([a, b]);
+    }
     this.inbox = [];
     this.rejectAll(new ErrStopped(this.failure));
     await this.release();
@@ -530,7 +556,8 @@ export class RaftNode<Result = unknown> {
         this.drain(raw);
         if (!raw.hasReady()) break;
         this.counters.readies++;
-        await this.handleReady(raw, raw.ready());
+        if (this.opts.asyncStorageWrites) this.handleReadyAsync(raw, raw.ready());
+        else await this.handleReady(raw, raw.ready());
       }
     } catch (e) {
       this.fail(e);
@@ -666,6 +693,87 @@ export class RaftNode<Result = unknown> {
     await this.maybeSnapshot();
   }
 
+  /**
+   * asyncStorageWrites: hands the storage work out to the workers and sends
+   * everything else now. Nothing here awaits.
+   */
+  private handleReadyAsync(raw: RawNode, rd: Ready): void {
+    const network: Message[] = [];
+    for (const m of rd.messages) {
+      if (m.to === LocalAppendThread) this.onAppendThread(() => this.appendWork(raw, m));
+      else if (m.to === LocalApplyThread) void this.onApplyThread(() => this.applyWork(raw, m));
+      else network.push(m);
+    }
+    if (network.length > 0) this.send(raw, network);
+    for (const rs of rd.readStates) this.onReadState(rs);
+    if (rd.softState !== undefined) this.onSoftState(rd.softState, raw.basicStatus().hardState.term);
+    if (this.readsByIndex.length > 0) this.serveReads();
+  }
+
+  private onAppendThread(work: () => Promise<void>): void {
+    this.appendChain = this.appendChain.then(() => (this.failure === undefined ? work() : undefined)).catch((e: unknown) => this.fail(e));
+  }
+
+  /** Queues `work` on the apply worker; the promise settles when it is done (never rejects). */
+  private onApplyThread(work: () => Promise<void>): Promise<void> {
+    this.applyChain = this.applyChain.then(() => (this.failure === undefined ? work() : undefined)).catch((e: unknown) => this.fail(e));
+    return this.applyChain;
+  }
+
+  /** MsgStorageAppend: make it durable, then deliver its responses. */
+  private async appendWork(raw: RawNode, m: Message): Promise<void> {
+    const hs = { term: m.term, vote: m.vote, commit: m.commit };
+    const hardState = isEmptyHardState(hs) ? undefined : hs;
+    if (m.entries.length > 0 || hardState !== undefined || m.snapshot !== undefined) {
+      await this.opts.storage.save({ entries: m.entries, hardState, snapshot: m.snapshot });
+    }
+    const snap = m.snapshot;
+    if (snap !== undefined) {
+      // After whatever was applied before it, and before raft (told by the
+      // responses below) hands out any entry after it.
+      await this.onApplyThread(async () => {
+        await this.installSnapshot(snap);
+        this.afterApply();
+      });
+      if (this.failure !== undefined) return;
+    }
+    this.deliver(raw, m.responses);
+  }
+
+  /** MsgStorageApply: apply its entries, then step its response back. */
+  private async applyWork(raw: RawNode, m: Message): Promise<void> {
+    await this.applyEntries(raw, m.entries);
+    this.deliver(raw, m.responses);
+    this.afterApply();
+    await this.maybeSnapshot();
+  }
+
+  private afterApply(): void {
+    if (this.readsByIndex.length > 0) this.serveReads();
+    this.emitter.emit('applied', { index: this.applied });
+  }
+
+  /** A storage worker's responses: to peers through the transport, to this node through the queue. */
+  private deliver(raw: RawNode, responses: Message[]): void {
+    const peers: Message[] = [];
+    for (const r of responses) {
+      if (r.to === this.id) this.enqueue(() => this.stepLocal(raw, r));
+      else peers.push(r);
+    }
+    if (peers.length > 0) this.send(raw, peers);
+    this.kick();
+  }
+
+  private stepLocal(raw: RawNode, m: Message): void {
+    try {
+      raw.step(m);
+    } catch (e) {
+      // As advance() does in the synchronous mode: raft's refusals of our
+      // own responses (say, from a node just removed) have no remedy.
+      if (!isRefusal(e)) throw e;
+    }
+  }
+
   private send(raw: RawNode, messages: Message[]): void {
     try {
       this.opts.transport.send(messages);
@@ -791,9 +899,19 @@ export class RaftNode<Result = unknown> {
     if (entries === 0 || (entries < policy.entries && this.bytesSinceSnapshot < policy.bytes)) return;
     const { storage, stateMachine } = this.opts;
     const index = this.applied;
-    // Between two Readys nothing is applied, so the state is exactly as of `index`.
+    // Between two Readys (with asyncStorageWrites: between two turns of the
+    // apply worker, which runs this) nothing is applied, so the state is
+    // exactly as of `index`.
     const data = await stateMachine.snapshot();
-    await storage.createSnapshot(index, this.confState, data);
+    try {
+      await storage.createSnapshot(index, this.confState, data);
+    } catch (e) {
+      // With asyncStorageWrites a leader's snapshot, saved by the append
+      // worker, may overtake ours (ErrSnapOutOfDate, ErrCompacted): it will
+      // be restored next, and ours is not needed. Synchronously, it cannot.
+      if (!this.opts.asyncStorageWrites || !(e instanceof ErrSnapOutOfDate || e instanceof ErrCompacted)) throw e;
+      return;
+    }
     this.snapshotIndex = index;
     this.bytesSinceSnapshot = 0;
     this.counters.snapshotsCreated++;

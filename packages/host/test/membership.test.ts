@@ -3,7 +3,7 @@
 import { ConfChangeType, ErrConfChangeRefused } from '@raftbus/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RaftNodeEvents } from '../src/index.js';
-import { TestCluster, utf8, waitFor } from './helpers/cluster.js';
+import { type NodeOverrides, STORAGE_MODES, TestCluster, utf8, waitFor } from './helpers/cluster.js';
 
 let c: TestCluster | undefined;
 afterEach(async () => {
@@ -11,99 +11,103 @@ afterEach(async () => {
   c = undefined;
 });
 
-const decoder = new TextDecoder();
+describe.each(STORAGE_MODES)('$name', ({ asyncStorageWrites }) => {
+  const cluster = (peers: number[], overrides: NodeOverrides = {}): TestCluster => new TestCluster(peers, { asyncStorageWrites, ...overrides });
 
-describe('RaftNode membership', () => {
-  it('adds a voter, which catches up and votes, then removes it', async () => {
-    c = await new TestCluster([1, 2, 3]).start();
-    const leader = await c.waitForLeader();
-    await leader.node.propose(utf8('a'));
-    const seen: Array<RaftNodeEvents['membershipChange']> = [];
-    c.get(2).node.on('membershipChange', (e) => seen.push(e));
+  const decoder = new TextDecoder();
 
-    // A joining node starts empty and without peers; the leader's log brings it in.
-    const joiner = await c.startNode(4);
-    const cs = await leader.node.addVoter(4, utf8('node-4.local:7000'));
-    expect(cs.voters).toEqual([1, 2, 3, 4]);
-    await leader.node.propose(utf8('b'));
-    await c.waitForEntries([1, 2, 3, 4], ['a', 'b']);
-    await waitFor(() => joiner.node.status().confState.voters.length === 4, 2_000, 'node 4 to know it is a voter');
-    await waitFor(() => seen.length === 1, 2_000, 'node 2 to apply the change');
-    expect(seen[0]!.change.changes).toEqual([{ type: ConfChangeType.ConfChangeAddNode, nodeId: 4 }]);
-    expect(decoder.decode(seen[0]!.context)).toBe('node-4.local:7000');
+  describe('RaftNode membership', () => {
+    it('adds a voter, which catches up and votes, then removes it', async () => {
+      c = await cluster([1, 2, 3]).start();
+      const leader = await c.waitForLeader();
+      await leader.node.propose(utf8('a'));
+      const seen: Array<RaftNodeEvents['membershipChange']> = [];
+      c.get(2).node.on('membershipChange', (e) => seen.push(e));
 
-    expect((await leader.node.removeNode(4)).voters).toEqual([1, 2, 3]);
-    await joiner.node.stop();
-    await leader.node.propose(utf8('c'));
-    await c.waitForEntries([1, 2, 3], ['a', 'b', 'c']);
-  });
+      // A joining node starts empty and without peers; the leader's log brings it in.
+      const joiner = await c.startNode(4);
+      const cs = await leader.node.addVoter(4, utf8('node-4.local:7000'));
+      expect(cs.voters).toEqual([1, 2, 3, 4]);
+      await leader.node.propose(utf8('b'));
+      await c.waitForEntries([1, 2, 3, 4], ['a', 'b']);
+      await waitFor(() => joiner.node.status().confState.voters.length === 4, 2_000, 'node 4 to know it is a voter');
+      await waitFor(() => seen.length === 1, 2_000, 'node 2 to apply the change');
+      expect(seen[0]!.change.changes).toEqual([{ type: ConfChangeType.ConfChangeAddNode, nodeId: 4 }]);
+      expect(decoder.decode(seen[0]!.context)).toBe('node-4.local:7000');
 
-  it('adds a learner that receives the log without voting, then promotes it', async () => {
-    c = await new TestCluster([1, 2, 3]).start();
-    const leader = await c.waitForLeader();
-    const learner = await c.startNode(4);
-    expect((await leader.node.addLearner(4)).learners).toEqual([4]);
-    await leader.node.propose(utf8('x'));
-    await c.waitForEntries([1, 2, 3, 4], ['x']);
-    expect(learner.node.status().role).toBe('follower');
-    const cs = await leader.node.promote(4);
-    expect(cs.voters).toEqual([1, 2, 3, 4]);
-    expect(cs.learners).toEqual([]);
-  });
+      expect((await leader.node.removeNode(4)).voters).toEqual([1, 2, 3]);
+      await joiner.node.stop();
+      await leader.node.propose(utf8('c'));
+      await c.waitForEntries([1, 2, 3], ['a', 'b', 'c']);
+    });
 
-  it('refuses a second change while the first is unapplied, with ErrConfChangeRefused; the stand-in entry never reaches a state machine', async () => {
-    c = await new TestCluster([1, 2, 3]).start();
-    const leader = await c.waitForLeader();
-    await leader.node.propose(utf8('a'));
-    const first = leader.node.addLearner(5);
-    const second = leader.node.addLearner(6);
-    await expect(second).rejects.toBeInstanceOf(ErrConfChangeRefused);
-    expect((await first).learners).toEqual([5]);
-    await leader.node.propose(utf8('b'));
-    await c.waitForEntries([1, 2, 3], ['a', 'b']);
-  });
+    it('adds a learner that receives the log without voting, then promotes it', async () => {
+      c = await cluster([1, 2, 3]).start();
+      const leader = await c.waitForLeader();
+      const learner = await c.startNode(4);
+      expect((await leader.node.addLearner(4)).learners).toEqual([4]);
+      await leader.node.propose(utf8('x'));
+      await c.waitForEntries([1, 2, 3, 4], ['x']);
+      expect(learner.node.status().role).toBe('follower');
+      const cs = await leader.node.promote(4);
+      expect(cs.voters).toEqual([1, 2, 3, 4]);
+      expect(cs.learners).toEqual([]);
+    });
 
-  it('replaces a member through joint consensus, which raft leaves by itself', async () => {
-    c = await new TestCluster([1, 2, 3]).start();
-    const leader = await c.waitForLeader();
-    const gone = c.followers(leader)[0]!.id;
-    await c.startNode(4);
-    const joint = await leader.node.changeMembership([
-      { type: ConfChangeType.ConfChangeAddNode, nodeId: 4 },
-      { type: ConfChangeType.ConfChangeRemoveNode, nodeId: gone },
-    ]);
-    expect(joint.votersOutgoing).toEqual([1, 2, 3]);
-    await waitFor(() => leader.node.status().confState.votersOutgoing.length === 0, 3_000, 'raft to leave the joint config');
-    expect(leader.node.status().confState.voters).toEqual([1, 2, 3, 4].filter((id) => id !== gone));
-    await c.get(gone).node.stop();
-    await leader.node.propose(utf8('after'));
-    await c.waitForEntries([1, 2, 3, 4].filter((id) => id !== gone), ['after']);
-  });
+    it('refuses a second change while the first is unapplied, with ErrConfChangeRefused; the stand-in entry never reaches a state machine', async () => {
+      c = await cluster([1, 2, 3]).start();
+      const leader = await c.waitForLeader();
+      await leader.node.propose(utf8('a'));
+      const first = leader.node.addLearner(5);
+      const second = leader.node.addLearner(6);
+      await expect(second).rejects.toBeInstanceOf(ErrConfChangeRefused);
+      expect((await first).learners).toEqual([5]);
+      await leader.node.propose(utf8('b'));
+      await c.waitForEntries([1, 2, 3], ['a', 'b']);
+    });
 
-  it('a removed leader steps down and the others elect a new one', async () => {
-    c = await new TestCluster([1, 2, 3]).start();
-    const old = await c.waitForLeader();
-    const rest = [1, 2, 3].filter((id) => id !== old.id);
-    await old.node.removeNode(old.id);
-    const leader = await c.waitForLeader(rest);
-    expect(leader.id).not.toBe(old.id);
-    await old.node.stop();
-    await leader.node.propose(utf8('without the old leader'));
-    await c.waitForEntries(rest, ['without the old leader']);
-  });
+    it('replaces a member through joint consensus, which raft leaves by itself', async () => {
+      c = await cluster([1, 2, 3]).start();
+      const leader = await c.waitForLeader();
+      const gone = c.followers(leader)[0]!.id;
+      await c.startNode(4);
+      const joint = await leader.node.changeMembership([
+        { type: ConfChangeType.ConfChangeAddNode, nodeId: 4 },
+        { type: ConfChangeType.ConfChangeRemoveNode, nodeId: gone },
+      ]);
+      expect(joint.votersOutgoing).toEqual([1, 2, 3]);
+      await waitFor(() => leader.node.status().confState.votersOutgoing.length === 0, 3_000, 'raft to leave the joint config');
+      expect(leader.node.status().confState.voters).toEqual([1, 2, 3, 4].filter((id) => id !== gone));
+      await c.get(gone).node.stop();
+      await leader.node.propose(utf8('after'));
+      await c.waitForEntries([1, 2, 3, 4].filter((id) => id !== gone), ['after']);
+    });
 
-  it('transfers leadership to the named node, observed by the caller', async () => {
-    c = await new TestCluster([1, 2, 3]).start();
-    const leader = await c.waitForLeader();
-    const target = c.followers(leader)[0]!.id;
-    const changes: Array<number | undefined> = [];
-    leader.node.on('leaderChange', (e) => changes.push(e.leader));
-    await leader.node.transferLeadership(target);
-    expect(leader.node.status().leader).toBe(target);
-    expect(changes.at(-1)).toBe(target);
-    expect((await c.waitForLeader()).id).toBe(target);
-    // Asked of a follower, it is forwarded to the leader.
-    await c.get(leader.id).node.transferLeadership(leader.id);
-    expect((await c.waitForLeader()).id).toBe(leader.id);
+    it('a removed leader steps down and the others elect a new one', async () => {
+      c = await cluster([1, 2, 3]).start();
+      const old = await c.waitForLeader();
+      const rest = [1, 2, 3].filter((id) => id !== old.id);
+      await old.node.removeNode(old.id);
+      const leader = await c.waitForLeader(rest);
+      expect(leader.id).not.toBe(old.id);
+      await old.node.stop();
+      await leader.node.propose(utf8('without the old leader'));
+      await c.waitForEntries(rest, ['without the old leader']);
+    });
+
+    it('transfers leadership to the named node, observed by the caller', async () => {
+      c = await cluster([1, 2, 3]).start();
+      const leader = await c.waitForLeader();
+      const target = c.followers(leader)[0]!.id;
+      const changes: Array<number | undefined> = [];
+      leader.node.on('leaderChange', (e) => changes.push(e.leader));
+      await leader.node.transferLeadership(target);
+      expect(leader.node.status().leader).toBe(target);
+      expect(changes.at(-1)).toBe(target);
+      expect((await c.waitForLeader()).id).toBe(target);
+      // Asked of a follower, it is forwarded to the leader.
+      await c.get(leader.id).node.transferLeadership(leader.id);
+      expect((await c.waitForLeader()).id).toBe(leader.id);
+    });
   });
 });

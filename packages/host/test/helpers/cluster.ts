@@ -58,6 +58,15 @@ export interface Member {
   transport: MemoryTransport;
 }
 
+/**
+ * The storage modes every cluster test runs in (describe.each): the
+ * synchronous Ready/advance loop, and etcd's asynchronous storage writes.
+ */
+export const STORAGE_MODES = [
+  { name: 'synchronous storage writes', asyncStorageWrites: false },
+  { name: 'asyncStorageWrites', asyncStorageWrites: true },
+] as const;
+
 export type NodeOverrides = Partial<Omit<RaftNodeOptions<string>, 'id' | 'clusterId' | 'transport' | 'storage' | 'stateMachine'>>;
 
 export class TestCluster {
