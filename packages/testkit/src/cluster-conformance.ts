@@ -58,6 +58,8 @@ export interface ClusterConformanceOptions {
   seed?: number;
   /** Raft's and the host's log lines. Default: errors only, to stderr. */
   logger?: Logger;
+  /** Further RaftNode options for every node (e.g. asyncStorageWrites), applied before a test's own. */
+  nodeOptions?: Partial<RaftNodeOptions<string | undefined>>;
 }
 
 type Kv = RaftNode<string | undefined>;
@@ -185,6 +187,7 @@ export function clusterConformance(
         proposalTimeoutMs: requestTimeoutMs,
         logger,
         randomInt: new SeededRandom(seed * 7919 + incarnation).randomInt,
+        ...options.nodeOptions,
         ...extra,
       });
       node.on('roleChange', ({ role, term }) => {

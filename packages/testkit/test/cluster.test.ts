@@ -28,3 +28,21 @@ clusterConformance('MemoryTransport + DiskStorage (reopened from bytes)', async 
     },
   };
 });
+
+// The host's async storage writes mode (fsync overlapping with sending),
+// held to the same suite over a store that is slow to write.
+clusterConformance(
+  'MemoryTransport + DiskStorage, asyncStorageWrites',
+  async () => {
+    const bus = new MemoryBus();
+    const disks = new Map<number, Disk>();
+    return {
+      node: (id) => {
+        if (!disks.has(id)) disks.set(id, new Disk());
+        return { transport: new MemoryTransport(bus), storage: new DiskStorage(disks.get(id)!) };
+      },
+      faults: bus,
+    };
+  },
+  { nodeOptions: { asyncStorageWrites: true } },
+);
