@@ -196,7 +196,7 @@ for (const bus of BUSES) {
           // steps down (checkQuorum), so the cluster must elect anew after.
           const term = Math.max(...members.map((m) => m.node.status().term));
           const failures = members.map((m) => m.transport.stats().sendFailures);
-          await broker.down();
+          await broker.kill();
           await waitFor(
             () => members.every((m, i) => m.transport.stats().sendFailures > failures[i]!),
             WAIT_MS,
@@ -206,7 +206,7 @@ for (const bus of BUSES) {
           for (const m of members) expect(m.node.status().state, `node ${m.id} while the broker is down`).toBe('running');
 
           // Back on the same port: proposals made from now on commit again.
-          await broker.up();
+          await broker.restart();
           const restarted = writers.mark();
           await waitFor(() => writers.ackedAfter(restarted) >= 6, WAIT_MS, 'writers to commit again after the broker restarted');
           expect(Math.max(...members.map((m) => m.node.status().term)), 'the term of the leader elected after the restart').toBeGreaterThan(term);

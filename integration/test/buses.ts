@@ -54,9 +54,9 @@ export class LogTail implements Logger {
 export function busTransport(service: Service, logger: Logger = transportLogger): Transport {
   switch (service.bus) {
     case 'redis':
-      return new RedisTransport({ url: service.address, logger });
+      return new RedisTransport({ url: service.url, logger });
     case 'nats':
-      return new NatsTransport({ servers: service.address, logger });
+      return new NatsTransport({ servers: service.url, logger });
     case 'kafka':
       return new KafkaTransport({ brokers: brokersOf(service), clientId: 'raftbus-integration', logger });
   }
@@ -79,7 +79,7 @@ export class Footprint {
     if (pairs.length === 0) return;
     switch (service.bus) {
       case 'redis':
-        return deleteRedisKeys(service.address, pairs.map(([c, id]) => inboxKey(c, id)));
+        return deleteRedisKeys(service.url, pairs.map(([c, id]) => inboxKey(c, id)));
       case 'kafka':
         return deleteKafkaTopics(brokersOf(service), pairs.map(([c, id]) => topicName(DEFAULT_TOPIC_PREFIX, c, id)));
       case 'nats':

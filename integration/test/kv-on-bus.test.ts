@@ -74,7 +74,7 @@ for (const bus of BUSES) {
             '--peers', peers,
             '--data-dir', join(dir!, `node-${id}`),
             '--transport', bus,
-            '--url', service!.address,
+            '--url', service!.url,
             '--cluster', clusterId,
           ]);
           if (command.kind !== 'run') throw new Error(`not a run command: ${JSON.stringify(command)}`);

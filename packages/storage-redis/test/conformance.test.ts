@@ -1,27 +1,27 @@
 // The storage suite twice: against a Redis that fsyncs every write (durable),
 // and against one that does not, opened with acceptWeakDurability (state
 // survives close and reopen, not a crash of Redis).
-import { storageConformance } from '@raftbus/testkit';
+import { findRedis, redisServerBinary, startPrivateRedis, storageConformance, whyNo, type PrivateServer, type ServerHandle } from '@raftbus/testkit';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { deleteClusterKeys, findRedis, hasRedisServer, startRedisServer, whyNoRedis, type LocalRedis, type RedisService } from '../../transport-redis/test/redis-server.js';
+import { deleteClusterKeys } from '../../transport-redis/test/redis-server.js';
 import { RedisStorage, isDurable, readDurabilityConfig } from '../src/index.js';
 
 let seq = 0;
 const clusterId = () => `st-${Date.now().toString(36)}-${process.pid}-${++seq}`;
 
 // A durable Redis: one this test starts with the append-only file fsynced on every write.
-describe.skipIf(!hasRedisServer())(
-  `RedisStorage on appendfsync always${hasRedisServer() ? '' : ' (skipped: needs a redis-server binary to start with --appendonly yes --appendfsync always; install redis-server)'}`,
+describe.skipIf(!(redisServerBinary() !== undefined))(
+  `RedisStorage on appendfsync always${(redisServerBinary() !== undefined) ? '' : ' (skipped: needs a redis-server binary to start with --appendonly yes --appendfsync always; install redis-server)'}`,
   () => {
-    let server: LocalRedis;
+    let server: PrivateServer;
     let dir: string;
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'raftbus-storage-redis-'));
-      server = await startRedisServer(['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]);
+      server = await startPrivateRedis(['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]);
     });
     afterAll(async () => {
       await server?.stop();
@@ -43,12 +43,12 @@ describe.skipIf(!hasRedisServer())(
 // (not durable: no append-only file), opened with acceptWeakDurability.
 // A given Redis is asked here whether it is durable; the suite asserts what
 // it says.
-const noRedis = whyNoRedis();
+const noRedis = whyNo('redis');
 const givenUrl = process.env.RAFTBUS_REDIS_URL;
 const givenIsDurable = givenUrl ? await probeDurable(givenUrl) : false;
 
 describe.skipIf(noRedis !== undefined)(`RedisStorage on the test Redis${noRedis ? ` (skipped: ${noRedis})` : ''}`, () => {
-  let service: RedisService;
+  let service: ServerHandle;
   const used: string[] = [];
   beforeAll(async () => {
     service = await findRedis();

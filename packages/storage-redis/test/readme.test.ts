@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { hasRedisServer, startRedisServer } from '../../transport-redis/test/redis-server.js';
+import { redisServerBinary, startPrivateRedis } from '@raftbus/testkit';
 import { RedisStorage } from '../src/index.js';
 
-it.skipIf(!hasRedisServer())('runs the README example', async () => {
+it.skipIf(!(redisServerBinary() !== undefined))('runs the README example', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'raftbus-storage-redis-'));
-  const server = await startRedisServer(['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]);
+  const server = await startPrivateRedis(['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]);
   const process = { env: { REDIS_URL: server.url } };
   const log: unknown[] = [];
   const console = { log: (v: unknown) => log.push(v) };

@@ -8,15 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hasRedisServer, startRedisServer, type LocalRedis } from '../../transport-redis/test/redis-server.js';
+import { redisServerBinary, startPrivateRedis, type PrivateServer } from '@raftbus/testkit';
 import { ErrCorruptStorage, ErrNotDurable, RedisStorage, storageKeys, type RedisStorageOptions } from '../src/index.js';
 
-const canSpawn = hasRedisServer();
+const canSpawn = (redisServerBinary() !== undefined);
 const note = canSpawn ? '' : ' (skipped: needs a redis-server binary the test can start and kill; install redis-server)';
 
 const DURABLE = ['--appendonly', 'yes', '--appendfsync', 'always'];
 
-let servers: LocalRedis[] = [];
+let servers: PrivateServer[] = [];
 let dirs: string[] = [];
 let stores: RedisStorage[] = [];
 let clients: Redis[] = [];
@@ -32,10 +32,10 @@ afterEach(async () => {
   clients = [];
 });
 
-async function server(args: string[] = []): Promise<LocalRedis> {
+async function server(args: string[] = []): Promise<PrivateServer> {
   const dir = mkdtempSync(join(tmpdir(), 'raftbus-storage-redis-'));
   dirs.push(dir);
-  const s = await startRedisServer([...args, '--dir', dir]);
+  const s = await startPrivateRedis([...args, '--dir', dir]);
   servers.push(s);
   return s;
 }
@@ -157,7 +157,7 @@ describe.skipIf(!canSpawn)(`RedisStorage${note}`, () => {
     await st.close();
     await Promise.all(saves);
 
-    await s.start();
+    await s.restart();
     const reopened = storage(options);
     await reopened.open();
     const last = Math.max(...ackedAtCrash);
@@ -180,7 +180,7 @@ describe.skipIf(!canSpawn)(`RedisStorage${note}`, () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(done).toBe(false);
     expect(st.lastIndex()).toBe(1); // not acknowledged, not readable
-    await s.start();
+    await s.restart();
     await pending;
     expect(st.lastIndex()).toBe(2);
     await st.close();

@@ -3,15 +3,15 @@
 // both ways without restarting the transports. Runs on a private broker
 // (scripts/kafka) so that other test files keep theirs.
 import { MessageType, newMessage, type Logger, type Message } from '@raftbus/core';
-import { waitFor } from '@raftbus/testkit';
+import { privateServerUnavailable, startPrivateKafka, waitFor, type PrivateKafka } from '@raftbus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaTransport } from '../src/index.js';
-import { privateBrokerUnavailable, startPrivateBroker, type PrivateBroker } from './kafka-server.js';
+import { skipReason } from './kafka-server.js';
 
-const unavailable = privateBrokerUnavailable();
+const unavailable = skipReason ?? privateServerUnavailable('kafka');
 
 describe.skipIf(unavailable !== undefined)(`KafkaTransport across a broker restart${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
-  let broker: PrivateBroker | undefined;
+  let broker: PrivateKafka | undefined;
   const logged: string[] = [];
   const logger: Logger = {
     debug() {},
@@ -27,11 +27,11 @@ describe.skipIf(unavailable !== undefined)(`KafkaTransport across a broker resta
   };
 
   beforeAll(async () => {
-    broker = await startPrivateBroker();
+    broker = await startPrivateKafka();
   }, 180_000);
 
   afterAll(async () => {
-    await broker?.destroy();
+    await broker?.stop();
   }, 60_000);
 
   it('fails and counts sends while the broker is down, then delivers again both ways', async () => {
@@ -54,13 +54,13 @@ describe.skipIf(unavailable !== undefined)(`KafkaTransport across a broker resta
     try {
       await waitFor(() => inbox.get(1)!.length > 0 && inbox.get(2)!.length > 0, 10_000, 'heartbeats before the restart');
 
-      await broker!.stop();
+      await broker!.kill();
       const down = n;
       // Within the transport's stall limit (5 s), not kafkajs's minute of retries.
       await waitFor(() => a.stats().sendFailures > 0 && b.stats().sendFailures > 0, 15_000, 'sends failing while the broker is down');
       expect(new Set(unreachable)).toEqual(new Set([1, 2]));
 
-      await broker!.start();
+      await broker!.restart();
       const up = n;
       const heardAfter = (id: number) => inbox.get(id)!.some((m) => m.commit > up);
       await waitFor(() => heardAfter(1) && heardAfter(2), 60_000, 'heartbeats sent after the restart, both ways');

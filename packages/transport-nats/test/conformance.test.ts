@@ -1,16 +1,14 @@
 import { connect } from '@nats-io/transport-node';
-import { transportConformance } from '@raftbus/testkit';
+import { findNats, transportConformance, whyNo, type ServerHandle } from '@raftbus/testkit';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { NatsTransport } from '../src/index.js';
-import { natsProvision, sharedNats, type SharedNats } from './nats-server.js';
 
-const provision = natsProvision();
-const skipped = provision.kind === 'none' ? provision.reason : undefined;
+const skipped = whyNo('nats');
 
 describe.skipIf(skipped !== undefined)(skipped === undefined ? 'NATS' : `NATS (skipped: ${skipped})`, () => {
-  let nats: SharedNats;
+  let nats: ServerHandle;
   beforeAll(async () => {
-    nats = await sharedNats(provision);
+    nats = await findNats();
   });
   afterAll(() => nats?.stop());
 

@@ -3,7 +3,7 @@
 // id, auth, a connection the application owns, and outages.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrInvalidConfig, MessageType, encodeMessage, newEntry, newMessage, newSnapshot, type Message } from '@raftbus/core';
-import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
+import { SeededRandom, findNats, freePort, privateServerUnavailable, sleep, startPrivateNats, waitFor, whyNo, type PrivateNats, type ServerHandle } from '@raftbus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_MAX_PAYLOAD,
@@ -13,11 +13,9 @@ import {
   type NatsTransportLogger,
   type NatsTransportOptions,
 } from '../src/index.js';
-import { LocalNatsServer, freePort, localServerUnavailable, natsProvision, sharedNats, type SharedNats } from './nats-server.js';
 
-const provision = natsProvision();
-const noNats = provision.kind === 'none' ? provision.reason : undefined;
-const noLocalServer = noNats ?? localServerUnavailable();
+const noNats = whyNo('nats');
+const noLocalServer = noNats ?? privateServerUnavailable('nats');
 const title = (name: string, skipReason: string | undefined) => (skipReason === undefined ? name : `${name} (skipped: ${skipReason})`);
 
 const text = new TextEncoder();
@@ -107,9 +105,9 @@ const arrived = (node: Node, count: number, what: string, timeoutMs = 10_000) =>
   waitFor(() => node.inbox.length >= count, timeoutMs, `${count} message(s) at node ${node.id}: ${what}`);
 
 describe.skipIf(noNats !== undefined)(title('NatsTransport on a shared server', noNats), () => {
-  let nats: SharedNats;
+  let nats: ServerHandle;
   beforeAll(async () => {
-    nats = await sharedNats(provision);
+    nats = await findNats();
   });
   afterAll(() => nats?.stop());
 
@@ -278,7 +276,7 @@ describe.skipIf(noNats !== undefined)(title('NatsTransport on a shared server', 
 });
 
 describe.skipIf(noLocalServer !== undefined)(title('NatsTransport on a server of its own', noLocalServer), () => {
-  let server: LocalNatsServer | undefined;
+  let server: PrivateNats | undefined;
   afterEach(async () => {
     for (const t of started.splice(0)) await t.stop();
     await server?.stop();
@@ -286,7 +284,7 @@ describe.skipIf(noLocalServer !== undefined)(title('NatsTransport on a server of
   });
 
   it('authenticates with a token, and fails start() without it', async () => {
-    server = await LocalNatsServer.start({ token: 's3cret-token' });
+    server = await startPrivateNats({ token: 's3cret-token' });
     const cluster = freshCluster();
     const a = await join(cluster, 1, { servers: server.url, token: 's3cret-token' });
     const b = await join(cluster, 2, { servers: server.url, token: 's3cret-token' });
@@ -302,7 +300,7 @@ describe.skipIf(noLocalServer !== undefined)(title('NatsTransport on a server of
   });
 
   it('authenticates with user and password, and fails start() when the server refuses its subscription', async () => {
-    server = await LocalNatsServer.start({
+    server = await startPrivateNats({
       config: `authorization { users = [
         { user: "node", password: "pw", permissions: { publish: "raftbus.>", subscribe: { allow: "raftbus.>", deny: "raftbus.*.3" } } }
       ] }`,
@@ -321,7 +319,7 @@ describe.skipIf(noLocalServer !== undefined)(title('NatsTransport on a server of
   });
 
   it('stop() during an outage returns at once', async () => {
-    server = await LocalNatsServer.start();
+    server = await startPrivateNats();
     const logger = recordingLogger();
     const a = await join(freshCluster(), 1, { servers: server.url, logger });
     await server.kill();
@@ -334,7 +332,7 @@ describe.skipIf(noLocalServer !== undefined)(title('NatsTransport on a server of
 
   it('chunks at a small max_payload taken from a connection, refuses a start whose frames would not fit', async () => {
     const maxPayload = 64 * 1024;
-    server = await LocalNatsServer.start({ maxPayload });
+    server = await startPrivateNats({ maxPayload });
     const cluster = freshCluster();
     const nc = await open(server.url);
     expect(nc.info!.max_payload).toBe(maxPayload);
@@ -360,7 +358,7 @@ describe.skipIf(noLocalServer !== undefined)(title('NatsTransport on a server of
   });
 
   it('survives a server restart mid-run: sends fail and are counted while it is down, delivery resumes by itself', async () => {
-    server = await LocalNatsServer.start();
+    server = await startPrivateNats();
     const cluster = freshCluster();
     const logs = [recordingLogger(), recordingLogger()];
     const a = await join(cluster, 1, { servers: server.url, logger: logs[0]! });
@@ -407,7 +405,7 @@ describe.skipIf(noLocalServer !== undefined)(title('NatsTransport on a server of
   });
 
   it('refuses, and does not throw, a frame larger than the max_payload of the server it reconnected to', async () => {
-    server = await LocalNatsServer.start();
+    server = await startPrivateNats();
     const cluster = freshCluster();
     const a = await join(cluster, 1, { servers: server.url });
     const b = await join(cluster, 2, { servers: server.url });

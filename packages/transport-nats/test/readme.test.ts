@@ -1,19 +1,18 @@
 // The README's first snippet, run as written: only the server URL is
 // replaced, and its imports are bound to this package's sources.
 import * as core from '@raftbus/core';
+import { findNats, whyNo, type ServerHandle } from '@raftbus/testkit';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as transportNats from '../src/index.js';
-import { natsProvision, sharedNats, type SharedNats } from './nats-server.js';
 
-const provision = natsProvision();
-const skipped = provision.kind === 'none' ? provision.reason : undefined;
+const skipped = whyNo('nats');
 const modules: Record<string, Record<string, unknown>> = { '@raftbus/core': core, '@raftbus/transport-nats': transportNats };
 
 describe.skipIf(skipped !== undefined)(skipped === undefined ? 'README' : `README (skipped: ${skipped})`, () => {
-  let nats: SharedNats;
+  let nats: ServerHandle;
   beforeAll(async () => {
-    nats = await sharedNats(provision);
+    nats = await findNats();
   });
   afterAll(() => nats?.stop());
 

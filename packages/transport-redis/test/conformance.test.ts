@@ -1,12 +1,12 @@
-import { transportConformance } from '@raftbus/testkit';
+import { findRedis, transportConformance, whyNo, type ServerHandle } from '@raftbus/testkit';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisTransport } from '../src/index.js';
-import { deleteClusterKeys, findRedis, whyNoRedis, type RedisService } from './redis-server.js';
+import { deleteClusterKeys } from './redis-server.js';
 
-const noRedis = whyNoRedis();
+const noRedis = whyNo('redis');
 
 describe.skipIf(noRedis !== undefined)(`RedisTransport${noRedis ? ` (skipped: ${noRedis})` : ''}`, () => {
-  let redis: RedisService;
+  let redis: ServerHandle;
   beforeAll(async () => {
     redis = await findRedis();
   });

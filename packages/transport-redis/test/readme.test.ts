@@ -1,12 +1,12 @@
 // The README's snippet, as a test (the URL from the test's Redis; the wait
 // for delivery made a bounded poll).
 import { MessageType, newMessage } from '@raftbus/core';
-import { waitFor } from '@raftbus/testkit';
+import { findRedis, waitFor, whyNo } from '@raftbus/testkit';
 import { expect, it } from 'vitest';
 import { RedisTransport } from '../src/index.js';
-import { deleteClusterKeys, findRedis, whyNoRedis } from './redis-server.js';
+import { deleteClusterKeys } from './redis-server.js';
 
-const noRedis = whyNoRedis();
+const noRedis = whyNo('redis');
 
 it.skipIf(noRedis !== undefined)(`runs the README example${noRedis ? ` (skipped: ${noRedis})` : ''}`, async () => {
   const redis = await findRedis();

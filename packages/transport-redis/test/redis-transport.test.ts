@@ -3,14 +3,14 @@
 // caller's own client, and surviving a Redis restart.
 import { MessageType, newConfState, newEntry, newMessage, type Message } from '@raftbus/core';
 import { Framer } from '@raftbus/framing';
-import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
+import { findRedis, redisServerBinary, SeededRandom, sleep, startPrivateRedis, waitFor, whyNo, type PrivateServer, type ServerHandle } from '@raftbus/testkit';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_FRAME_BYTES, RedisTransport, inboxKey, type RedisTransportLogger, type RedisTransportOptions } from '../src/index.js';
-import { deleteClusterKeys, findRedis, hasRedisServer, startRedisServer, whyNoRedis, type LocalRedis, type RedisService } from './redis-server.js';
+import { deleteClusterKeys } from './redis-server.js';
 
-const noRedis = whyNoRedis();
-const canSpawn = hasRedisServer();
+const noRedis = whyNo('redis');
+const canSpawn = (redisServerBinary() !== undefined);
 const spawnNote = canSpawn ? '' : ' (skipped: needs a redis-server binary the test can start and kill; install redis-server)';
 
 interface Node {
@@ -70,7 +70,7 @@ function heartbeat(from: number, to: number, index: number): Message {
 }
 
 describe.skipIf(noRedis !== undefined)(`RedisTransport on Redis${noRedis ? ` (skipped: ${noRedis})` : ''}`, () => {
-  let service: RedisService;
+  let service: ServerHandle;
   let url = '';
   beforeAll(async () => {
     service = await findRedis();
@@ -237,7 +237,7 @@ describe.skipIf(noRedis !== undefined)(`RedisTransport on Redis${noRedis ? ` (sk
 
 describe(`RedisTransport without a Redis to reach${spawnNote}`, () => {
   it.skipIf(!canSpawn)('start() rejects with the connection error and leaves nothing retrying', async () => {
-    const server = await startRedisServer();
+    const server = await startPrivateRedis();
     const port = server.port;
     await server.stop();
     const { logger, lines } = capturingLogger();
@@ -251,9 +251,9 @@ describe(`RedisTransport without a Redis to reach${spawnNote}`, () => {
 });
 
 describe.skipIf(!canSpawn)(`RedisTransport with authentication${spawnNote}`, () => {
-  let server: LocalRedis;
+  let server: PrivateServer;
   beforeAll(async () => {
-    server = await startRedisServer(['--requirepass', 'topsecret', '--user', 'alice', 'on', '>alicepw', '~raftbus:*', '+@all']);
+    server = await startPrivateRedis(['--requirepass', 'topsecret', '--user', 'alice', 'on', '>alicepw', '~raftbus:*', '+@all']);
   });
   afterAll(() => server?.stop());
 
@@ -280,11 +280,11 @@ describe.skipIf(!canSpawn)(`RedisTransport with authentication${spawnNote}`, () 
 });
 
 describe.skipIf(!canSpawn)(`RedisTransport across a Redis restart${spawnNote}`, () => {
-  let server: LocalRedis;
+  let server: PrivateServer;
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
   beforeAll(async () => {
-    server = await startRedisServer();
+    server = await startPrivateRedis();
     process.on('unhandledRejection', onUnhandled);
     process.on('uncaughtException', onUnhandled);
   });
@@ -320,7 +320,7 @@ describe.skipIf(!canSpawn)(`RedisTransport across a Redis restart${spawnNote}`, 
     await waitFor(() => a.transport.stats().sendFailures > failed, 1_000, 'a send while down counted at once');
     await sleep(300);
 
-    await server.start();
+    await server.restart();
     // No operator action: keep sending, as raft would, until messages flow again both ways.
     let i = 100;
     await waitFor(
