@@ -11,7 +11,7 @@ const projects = ['packages', 'examples'].flatMap((root) =>
     .map((name) => join(root, name, 'test', 'tsconfig.json'))
     .filter((p) => existsSync(p)),
 );
-if (existsSync('integration/test/tsconfig.json')) projects.push('integration/test/tsconfig.json');
+for (const p of ['integration/test/tsconfig.json', 'bench/test/tsconfig.json']) if (existsSync(p)) projects.push(p);
 let failed = 0;
 for (const p of projects) {
   const r = spawnSync(process.execPath, [tsc, '-p', p], { stdio: 'inherit' });
