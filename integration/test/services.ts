@@ -4,8 +4,9 @@
 //     RAFTBUS_KAFKA_BROKERS (a comma-separated host:port list). CI sets all
 //     three (.ci/run starts the servers).
 //  2. testcontainers, when a Docker engine is reachable (DOCKER_HOST, else
-//     /var/run/docker.sock). Not wired yet: a reachable engine fails the
-//     test, saying so, rather than silently testing something else.
+//     /var/run/docker.sock): one container per bus (containers.ts), removed
+//     when the test stops it. A container that does not start fails the
+//     test, naming the engine, rather than silently testing something else.
 //  3. Servers started by @raftbus/testkit (findServer): redis-server and
 //     nats-server child processes on free ports; a Kafka broker from
 //     scripts/kafka/start.sh on free ports in a temp dir. Each is stopped,
@@ -21,6 +22,7 @@
 // test's own (testkit's startPrivate*), never touching the shared servers of step 1.
 import { connect } from 'node:net';
 import { existsSync } from 'node:fs';
+import { CONTAINER_IMAGES, startContainer } from './containers.js';
 import {
   SERVER_ENV,
   SERVER_TIMEOUT_MS,
@@ -58,12 +60,17 @@ export async function findService(bus: Bus): Promise<Service> {
   if (serverFromEnv(bus) === undefined) {
     const docker = await reachableDocker();
     if (docker !== undefined) {
-      const env = SERVER_ENV[bus];
-      throw new Error(
-        `${bus}: ${env} is not set and a Docker engine is reachable (${docker}), so the integration tests would ` +
-          `start ${bus} with testcontainers, but testcontainers support is not wired yet. Set ${env} to a running ` +
-          `server instead (or run the tests where no Docker engine is reachable, and they start a local ${bus} themselves).`,
-      );
+      try {
+        return await startContainer(bus);
+      } catch (e) {
+        const env = SERVER_ENV[bus];
+        throw new Error(
+          `${bus}: ${env} is not set and a Docker engine is reachable (${docker}), so the integration tests ` +
+            `started ${bus} (${CONTAINER_IMAGES[bus]}) with testcontainers, and that failed: ${(e as Error).message}. ` +
+            `Fix the engine, or set ${env} to a running server.`,
+          { cause: e },
+        );
+      }
     }
   }
   return findServer(bus);

@@ -33,8 +33,8 @@ export interface ServerHandle {
   readonly bus: Bus;
   /** redis://host:port, nats://host:port, or Kafka's comma-separated host:port list. */
   readonly url: string;
-  /** Whether the environment named it, or this process started it. */
-  readonly origin: 'env' | 'local';
+  /** Whether the environment named it, this process started it, or a container (testcontainers) runs it. */
+  readonly origin: 'env' | 'local' | 'container';
   /** Stops the server if this process started it (and removes its files); nothing for a server of the environment. */
   stop(): Promise<void>;
 }
