@@ -1,0 +1,409 @@
+// What the linearizability runs share: a 3-node kv cluster whose nodes can be
+// killed and brought back (same data dir, same HTTP port), clients that drive
+// it through the HTTP API and record every operation, and the history file
+// each run leaves in integration/.histories for a person to read.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger, Transport } from '@raftbus/core';
+import { createTransport, startKvNode, type KvNode } from '@raftbus/example-kv';
+import { FileStorage } from '@raftbus/storage-file';
+import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
+import {
+  checkLinearizability,
+  HistoryRecorder,
+  kvModel,
+  writeHistoryFile,
+  type CheckResult,
+  type HeaderFields,
+  type KvInput,
+  type KvOperation,
+  type KvOutput,
+} from '@raftbus/testkit/linearizability';
+import { MemoryBus, MemoryTransport } from '@raftbus/transport-memory';
+import { expect } from 'vitest';
+import { brokersOf, type Bus, type Service } from './services.js';
+
+/** Where the runs' histories go (git ignores it). */
+export const HISTORY_DIR = fileURLToPath(new URL('../.histories/', import.meta.url));
+
+export type KvRecorder = HistoryRecorder<KvInput, KvOutput>;
+
+/** The bus under a cluster: the in-process one (which can partition), or a real server. */
+export type ClusterBus = { kind: 'memory'; bus: MemoryBus } | { kind: Bus; service: Service };
+
+export interface KvClusterOptions {
+  bus: ClusterBus;
+  clusterId: string;
+  /** Each node's data dir is <dir>/node-<id>. */
+  dir: string;
+  /** HTTP port of each node, in id order; kept across restarts so clients keep their URLs. */
+  ports: number[];
+  tickMs: number;
+  /** The nodes' deadline for a proposal or read (a client's timeout should be a little longer). */
+  proposalTimeoutMs: number;
+  logger: Logger;
+}
+
+/** Three kv nodes (ids 1..3) on one bus, each of which a test may stop and start again. */
+export class KvCluster {
+  readonly ids: number[];
+  private readonly running = new Map<number, KvNode>();
+
+  constructor(private readonly o: KvClusterOptions) {
+    this.ids = o.ports.map((_, i) => i + 1);
+  }
+
+  /** Base URL of each node's HTTP API, whether it runs or not. */
+  get urls(): string[] {
+    return this.o.ports.map((port) => `http://127.0.0.1:${port}`);
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.ids.map((id) => this.start(id)));
+  }
+
+  /** Starts node `id` (again): from its data dir, on its port. */
+  async start(id: number): Promise<void> {
+    if (this.running.has(id)) throw new Error(`node ${id} is already running`);
+    const node = await startKvNode({
+      id,
+      clusterId: this.o.clusterId,
+      peers: this.ids,
+      transport: this.transport(),
+      storage: new FileStorage({ dir: join(this.o.dir, `node-${id}`), logger: this.o.logger }),
+      http: { host: '127.0.0.1', port: this.o.ports[id - 1]! },
+      peerUrls: new Map(this.ids.map((i) => [i, this.urls[i - 1]!])),
+      tickMs: this.o.tickMs,
+      electionTick: 10,
+      proposalTimeoutMs: this.o.proposalTimeoutMs,
+      logger: this.o.logger,
+    });
+    this.running.set(id, node);
+  }
+
+  /** Stops node `id` at once: requests in flight to it lose their connection. */
+  async stop(id: number): Promise<void> {
+    const node = this.running.get(id);
+    if (node === undefined) throw new Error(`node ${id} is not running`);
+    this.running.delete(id);
+    await node.stop();
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id)));
+  }
+
+  node(id: number): KvNode {
+    const node = this.running.get(id);
+    if (node === undefined) throw new Error(`node ${id} is not running`);
+    return node;
+  }
+
+  /** Waits until every running node (or those of `among`) follows one leader, and returns its id. */
+  async leader(waitMs: number, among: readonly number[] = [...this.running.keys()]): Promise<number> {
+    let leader: number | undefined;
+    await waitFor(
+      () => {
+        const views = among.map((id) => this.running.get(id)?.raft.status().leader);
+        leader = views[0];
+        return leader !== undefined && among.includes(leader) && views.every((l) => l === leader);
+      },
+      waitMs,
+      `a leader that nodes ${among.join(', ')} follow`,
+    );
+    return leader!;
+  }
+
+  private transport(): Transport {
+    const bus = this.o.bus;
+    switch (bus.kind) {
+      case 'memory':
+        return new MemoryTransport(bus.bus);
+      case 'redis':
+        return createTransport({ transport: 'redis', url: bus.service.url }, this.o.logger);
+      case 'nats':
+        return createTransport({ transport: 'nats', servers: [bus.service.url] }, this.o.logger);
+      case 'kafka':
+        return createTransport({ transport: 'kafka', brokers: brokersOf(bus.service) }, this.o.logger);
+    }
+  }
+}
+
+export interface ClientsOptions {
+  /** How many clients run at once. */
+  clients: number;
+  keys: readonly string[];
+  /** A client gives up on a request after this long (the operation is then indeterminate). */
+  timeoutMs: number;
+  seed: number;
+}
+
+/**
+ * Clients that each issue one request at a time (get 45%, put 40%, delete
+ * 15%, on a random key through a random node) until stopped, recording each.
+ * An answer the service documents as "never applied" (503 no leader / not
+ * leader / dropped, 429, a refused connection) is a fail; a timeout, a lost
+ * connection, a 504 or a 503 stopped is indeterminate. A client whose request
+ * is indeterminate carries on under a new client id (its old request may
+ * still be in flight), as Jepsen does.
+ */
+export class KvClients {
+  private stopped = false;
+  private failure: unknown;
+  private readonly loops: Promise<void>[];
+
+  constructor(
+    private readonly recorder: KvRecorder,
+    private readonly urls: readonly string[],
+    private readonly o: ClientsOptions,
+  ) {
+    this.loops = Array.from({ length: o.clients }, (_, i) =>
+      this.run(i + 1, new SeededRandom(o.seed * 1000 + i)).catch((e: unknown) => {
+        this.failure ??= e;
+      }),
+    );
+  }
+
+  /** Stops issuing requests and waits for those in flight; throws what a client did not expect. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Throws what a client did not expect (a 400, a 405…), so a waiting test ends early. */
+  check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async run(first: number, rng: SeededRandom): Promise<void> {
+    let client = first;
+    let refused = 0;
+    for (let seq = 1; !this.stopped; seq++) {
+      const key = this.o.keys[rng.int(this.o.keys.length)]!;
+      const roll = rng.int(20);
+      const input: KvInput = roll < 9 ? { f: 'get', key } : roll < 17 ? { f: 'put', key, value: `${client}.${seq}` } : { f: 'delete', key };
+      const url = `${this.urls[rng.int(this.urls.length)]!}/kv/${encodeURIComponent(key)}`;
+      const outcome = await this.request(client, url, input);
+      if (outcome === 'info') client += this.o.clients;
+      // Refused or lost: back off (up to 400 ms) rather than fill the history while there is no leader.
+      refused = outcome === 'ok' ? 0 : refused + 1;
+      await sleep(refused === 0 ? 2 + rng.int(8) : Math.min(400, 25 * 2 ** (refused - 1)));
+    }
+  }
+
+  private async request(client: number, url: string, input: KvInput): Promise<'ok' | 'fail' | 'info'> {
+    const op = this.recorder.invoke(client, input);
+    const method = input.f === 'get' ? 'GET' : input.f === 'put' ? 'PUT' : 'DELETE';
+    let status: number;
+    let text: string;
+    try {
+      const res = await fetch(url, {
+        method,
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+        ...(input.f === 'put' && { body: input.value }),
+      });
+      status = res.status;
+      text = await res.text();
+    } catch (e) {
+      const code = (e as { cause?: { code?: string } }).cause?.code;
+      if (code === 'ECONNREFUSED') {
+        op.fail('connection refused (node down)');
+        return 'fail';
+      }
+      op.info(e instanceof Error ? `${e.name}: ${e.message}${code === undefined ? '' : ` (${code})`}` : String(e));
+      return 'info';
+    }
+    const error = status === 200 ? undefined : (JSON.parse(text) as { error?: string }).error;
+    if (status === 200) {
+      if (input.f === 'get') op.ok({ value: text });
+      else if (input.f === 'put') op.ok({});
+      else op.ok({ existed: (JSON.parse(text) as { existed: boolean }).existed });
+      return 'ok';
+    }
+    if (status === 404 && error === 'key_not_found') {
+      op.ok({ value: null });
+      return 'ok';
+    }
+    const why = `${status} ${error ?? text}`;
+    if (status === 429 || (status === 503 && error !== 'stopped')) {
+      op.fail(why);
+      return 'fail';
+    }
+    if (status === 504 || status === 503 || status === 500) {
+      op.info(why);
+      return 'info';
+    }
+    op.fail(why);
+    throw new Error(`${method} ${url}: unexpected ${why}`);
+  }
+}
+
+/** Completed (ok) operations called after `since` (a recorder time). */
+export function completedSince(recorder: KvRecorder, since: number): number {
+  return recorder.history().operations.filter((op) => op.status === 'ok' && op.call >= since).length;
+}
+
+/**
+ * Checks the run's history and writes it, with the verdict in its header, to
+ * integration/.histories/<name>.jsonl; prints the path. Returns the verdict.
+ */
+export async function checkAndSave(name: string, recorder: KvRecorder, fields: Omit<HeaderFields, 'model'>): Promise<CheckResult<KvInput, KvOutput>> {
+  const history = recorder.history();
+  const path = join(HISTORY_DIR, `${name}.jsonl`);
+  let result: CheckResult<KvInput, KvOutput> | undefined;
+  try {
+    result = checkLinearizability(kvModel, history.operations, { timeoutMs: 60_000 });
+    return result;
+  } finally {
+    const counts = { ok: 0, fail: 0, info: 0 };
+    for (const op of history.operations) counts[op.status]++;
+    await writeHistoryFile(
+      path,
+      {
+        model: kvModel.name,
+        ...fields,
+        operations: counts,
+        ...(result !== undefined && { verdict: result.verdict, explanation: result.explanation }),
+      },
+      history,
+    );
+    console.log(`${name}: ${history.operations.length} operations (${counts.ok} ok, ${counts.fail} fail, ${counts.info} indeterminate), ${result?.verdict ?? 'not checked'}; history in ${path}`);
+  }
+}
+
+export interface RunOptions {
+  /** Names the history file: <name>.jsonl. */
+  name: string;
+  /** What the run does, for the history's header. */
+  description: string;
+  bus: ClusterBus;
+  /** Parent of the nodes' data dirs (the caller removes it). */
+  dir: string;
+  ports: number[];
+  tickMs: number;
+  logger: Logger;
+  seed: number;
+  /** Longest wait for the cluster to reach a state (a leader, operations completing). */
+  waitMs: number;
+  /**
+   * Injects the faults while the clients run, noting each in the recorder,
+   * and returns once the cluster is whole again.
+   */
+  faults(cluster: KvCluster, recorder: KvRecorder): Promise<void>;
+}
+
+export interface RunOutcome {
+  result: CheckResult<KvInput, KvOutput>;
+  operations: KvOperation[];
+  /** Operations that completed (ok) before the faults, and after them. */
+  completedBeforeFaults: number;
+  completedAfterFaults: number;
+}
+
+const PROPOSAL_TIMEOUT_MS = 1_000;
+const CLIENT_TIMEOUT_MS = 1_500;
+/** Load before the faults, and after them: at least this long, and until MIN_COMPLETED operations completed. */
+const LOAD_MS = 1_000;
+export const MIN_COMPLETED = 40;
+const CLIENTS = 6;
+const KEYS = ['a', 'b', 'c', 'd'];
+
+/** Starts the cluster, runs clients through the faults, checks and saves the history. The caller stops nothing: this does. */
+export async function runWithFaults(o: RunOptions): Promise<RunOutcome> {
+  const clusterId = `lin-${o.name}-${Date.now().toString(36)}-${process.pid}`;
+  const cluster = new KvCluster({
+    bus: o.bus,
+    clusterId,
+    dir: o.dir,
+    ports: o.ports,
+    tickMs: o.tickMs,
+    proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
+    logger: o.logger,
+  });
+  const startedAt = new Date().toISOString();
+  try {
+    await cluster.startAll();
+    await cluster.leader(o.waitMs);
+    const recorder: KvRecorder = new HistoryRecorder();
+    recorder.note(`cluster ${clusterId} up: nodes ${cluster.ids.join(', ')} at ${cluster.urls.join(', ')}`);
+    const clients = new KvClients(recorder, cluster.urls, { clients: CLIENTS, keys: KEYS, timeoutMs: CLIENT_TIMEOUT_MS, seed: o.seed });
+    let faultsAt: number;
+    let healedAt: number;
+    const load = async (since: number, what: string): Promise<void> => {
+      await sleep(LOAD_MS);
+      await waitFor(
+        () => {
+          clients.check();
+          return completedSince(recorder, since) >= MIN_COMPLETED;
+        },
+        o.waitMs,
+        `${MIN_COMPLETED} operations to complete ${what}`,
+      );
+    };
+    try {
+      await load(0, 'before the faults');
+      faultsAt = recorder.now();
+      await o.faults(cluster, recorder);
+      healedAt = recorder.now();
+      recorder.note('faults over');
+      await load(healedAt, 'after the faults');
+    } finally {
+      await clients.stop();
+    }
+    recorder.note('clients stopped');
+    const result = await checkAndSave(o.name, recorder, {
+      description: o.description,
+      startedAt,
+      clusterId,
+      nodes: cluster.ids.length,
+      clients: CLIENTS,
+      keys: KEYS,
+      seed: o.seed,
+      tickMs: o.tickMs,
+      proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
+      clientTimeoutMs: CLIENT_TIMEOUT_MS,
+      note: `a client whose request is indeterminate carries on as client id+${CLIENTS}`,
+    });
+    const completedBeforeFaults = recorder.history().operations.filter((op) => op.status === 'ok' && op.return! < faultsAt).length;
+    return { result, operations: recorder.history().operations, completedBeforeFaults, completedAfterFaults: completedSince(recorder, healedAt) };
+  } finally {
+    await cluster.stopAll();
+  }
+}
+
+/**
+ * A real history made wrong: the first read that can be turned into a
+ * stale one answers the value of a put that an acknowledged later put had
+ * already overwritten before the read was called. Values are unique, so no
+ * order can explain it. Undefined when the history has no such read.
+ */
+export function withStaleRead(operations: readonly KvOperation[]): { operations: KvOperation[]; read: KvOperation } | undefined {
+  const ok = operations.filter((op) => op.status === 'ok');
+  const puts = ok.flatMap((op) => (op.input.f === 'put' ? [{ op, key: op.input.key, value: op.input.value }] : []));
+  for (const read of ok) {
+    if (read.input.f !== 'get') continue;
+    const key = read.input.key;
+    for (const overwrite of puts) {
+      if (overwrite.key !== key || overwrite.op.return! >= read.call) continue;
+      const old = puts.find((p) => p.key === key && p.op.return! < overwrite.op.call && p.value !== read.output?.value);
+      if (old === undefined) continue;
+      const stale = { ...read, output: { value: old.value } };
+      return { operations: operations.map((op) => (op.id === read.id ? stale : op)), read: stale };
+    }
+  }
+  return undefined;
+}
+
+/** What every run must show: a linearizable history with enough completed operations before and after the faults, whose stale-read mutation is caught. */
+export function expectSoundRun(outcome: RunOutcome): void {
+  expect(outcome.result.verdict, outcome.result.explanation).toBe('linearizable');
+  expect(outcome.completedBeforeFaults, 'operations completed before the faults').toBeGreaterThanOrEqual(MIN_COMPLETED);
+  expect(outcome.completedAfterFaults, 'operations completed after the faults').toBeGreaterThanOrEqual(MIN_COMPLETED);
+  // The same history with one read made stale is caught: the verdict above is not the checker saying yes to anything.
+  const broken = withStaleRead(outcome.operations);
+  expect(broken, 'a read in the history that can be made stale').toBeDefined();
+  const result = checkLinearizability(kvModel, broken!.operations, { timeoutMs: 60_000 });
+  expect(result.verdict, result.explanation).toBe('not-linearizable');
+  expect(result.violation?.partition).toBe(`key ${JSON.stringify(broken!.read.input.key)}`);
+}

@@ -1,0 +1,97 @@
+// The kv example, three nodes on each real bus, under concurrent clients
+// while the leader is killed and restarted, and while the broker itself is
+// taken down and brought back. Every run's history (in
+// integration/.histories/<bus>-<scenario>.jsonl) must be linearizable, with
+// enough completed operations, after the faults too, to mean something, and
+// the same history with one read made stale must not be.
+//
+// The broker is a private one (startLocalServer), never the shared servers:
+// the broker-restart run takes it down.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sleep } from '@raftbus/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { LogTail } from './buses.js';
+import { expectSoundRun, runWithFaults, type KvCluster, type KvRecorder } from './history-support.js';
+import { BUSES, freePorts, SERVICE_TIMEOUT_MS, startLocalServer, type Bus, type LocalServer } from './services.js';
+
+/** Milliseconds per raft tick; Kafka's round trips are slower. */
+const TICK_MS: Record<Bus, number> = { redis: 20, nats: 20, kafka: 25 };
+/** Longest wait for the cluster to reach a state (a leader, operations completing): Kafka takes tens of seconds to serve its consumer groups again after a restart. */
+const WAIT_MS = 90_000;
+const TEST_TIMEOUT_MS = 4 * WAIT_MS;
+const LOAD_MS = 1_000;
+/** Seeds per bus, so each run's clients make their own choices. */
+const SEED: Record<Bus, number> = { redis: 11, nats: 21, kafka: 31 };
+
+for (const bus of BUSES) {
+  describe(`linearizability of the kv example on ${bus}`, () => {
+    let server: LocalServer | undefined;
+    let dir: string | undefined;
+
+    beforeAll(async () => {
+      server = await startLocalServer(bus);
+    }, SERVICE_TIMEOUT_MS);
+
+    afterEach(async () => {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+      dir = undefined;
+    });
+
+    afterAll(() => server?.stop(), SERVICE_TIMEOUT_MS);
+
+    async function run(scenario: string, seed: number, description: string, faults: (cluster: KvCluster, recorder: KvRecorder) => Promise<void>) {
+      // A broker outage makes the transports and their clients log errors by the hundred: kept, printed on failure.
+      const log = new LogTail();
+      onTestFailed(() => {
+        process.stderr.write(`${bus}-${scenario}: the last log lines of the nodes and transports:\n${log.text()}\n`);
+      });
+      dir = await mkdtemp(join(tmpdir(), `raftbus-it-lin-${bus}-${scenario}-`));
+      const outcome = await runWithFaults({
+        name: `${bus}-${scenario}`,
+        description: `${description} (${bus})`,
+        bus: { kind: bus, service: server! },
+        dir,
+        ports: await freePorts(3),
+        tickMs: TICK_MS[bus],
+        logger: log,
+        seed,
+        waitMs: WAIT_MS,
+        faults,
+      });
+      expectSoundRun(outcome);
+    }
+
+    it(
+      'stays linearizable when the leader is killed and restarted',
+      () =>
+        run('leader-kill', SEED[bus], '3 nodes, 6 clients; the leader is killed, a new one elected, the old one restarted', async (cluster, recorder) => {
+          const leader = await cluster.leader(WAIT_MS);
+          recorder.note(`killing the leader, node ${leader}`);
+          await cluster.stop(leader);
+          const others = cluster.ids.filter((id) => id !== leader);
+          recorder.note(`node ${await cluster.leader(WAIT_MS, others)} leads nodes ${others.join(', ')}`);
+          await sleep(LOAD_MS);
+          recorder.note(`restarting node ${leader}`);
+          await cluster.start(leader);
+          recorder.note(`node ${await cluster.leader(WAIT_MS)} leads all nodes`);
+        }),
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'stays linearizable when the broker restarts',
+      () =>
+        run('broker-restart', SEED[bus] + 1, '3 nodes, 6 clients; the broker is killed and restarted on the same port', async (cluster, recorder) => {
+          recorder.note(`killing the ${bus} broker`);
+          await server!.kill();
+          await sleep(LOAD_MS);
+          recorder.note(`restarting the ${bus} broker`);
+          await server!.restart();
+          recorder.note(`node ${await cluster.leader(WAIT_MS)} leads all nodes`);
+        }),
+      TEST_TIMEOUT_MS,
+    );
+  });
+}
