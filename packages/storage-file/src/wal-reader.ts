@@ -69,14 +69,17 @@ function allZero(b: Uint8Array, from: number, to: number): boolean {
 /**
  * Whether a 512-byte sector of the file that overlaps the damaged bytes
  * [from, damageEnd) reads as zeros: all of it that lies in [from, limit), and
- * at least MIN_ZERO_RUN bytes of it. Sectors are counted from the start of
- * the file, as the disk writes them.
+ * at least MIN_ZERO_RUN bytes of it, or fewer when they run to the end of the
+ * file (the last sector of a batch may hold only a few of its bytes, and a
+ * complete batch never ends in a zero byte: see COMMIT_CHECK). Sectors are
+ * counted from the start of the file, as the disk writes them.
  */
 function zeroSectorIn(b: Uint8Array, from: number, damageEnd: number, limit: number): boolean {
   for (let s = Math.floor(from / SECTOR) * SECTOR; s < damageEnd; s += SECTOR) {
     const start = Math.max(s, from);
     const end = Math.min(s + SECTOR, limit);
-    if (end - start >= MIN_ZERO_RUN && allZero(b, start, end)) return true;
+    const evidence = end - start >= MIN_ZERO_RUN || (end === b.length && end > start);
+    if (evidence && allZero(b, start, end)) return true;
   }
   return false;
 }

@@ -1,0 +1,405 @@
+// Machine crashes at every file-system boundary of a scripted workload (see
+// support/crash-fs.ts): each write, fsync, create, rename, link, unlink and
+// mkdir, in the first open, in saves, snapshots, compaction, segment
+// rollover, a reopen and close. After each crash a fresh FileStorage opens
+// what the disk holds (only what was fsynced, or that plus a seeded torn
+// part of what was not) and must come back, without error, to a state the
+// store really passed through that holds every acknowledged write; where
+// recovery repaired something, it must then take a save and reopen cleanly.
+// Recoveries are crashed in turn, at every boundary of their own. And the
+// tests are checked to notice a missing fsync (a disk that ignores some).
+//
+// RAFTBUS_CRASH_LONG=1 tries more torn images per boundary, crashes every
+// recovery, and checks every recovered store with a save and a reopen.
+import {
+  MemoryStorage,
+  discardLogger,
+  getLogger,
+  newConfState,
+  newEntry,
+  setLogger,
+  type Entry,
+  type Snapshot,
+  type Storage,
+} from '@raftbus/core';
+import { cp, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FileStorage } from '../src/index.js';
+import { hs, recordingLogger } from './helpers.js';
+import { CrashError, CrashFs, removeScratchDirs, scratchDir, type CrashFsOptions, type Survival } from './support/crash-fs.js';
+
+const saved = getLogger();
+beforeAll(() => setLogger(discardLogger));
+afterAll(() => setLogger(saved));
+afterEach(removeScratchDirs);
+
+const LONG = process.env.RAFTBUS_CRASH_LONG === '1';
+const TORN_SEEDS = LONG ? 24 : 2;
+const TIMEOUT = LONG ? 1_800_000 : 120_000;
+const SEGMENT_BYTES = 700;
+const cs = newConfState({ voters: [1, 2, 3] });
+const text = new TextEncoder();
+
+function entry(index: number, term: number): Entry {
+  // ~100 bytes, so that a few saves fill a segment.
+  return newEntry({ index, term, data: text.encode(`entry ${index} of term ${term} `.padEnd(100, '.')) });
+}
+const run = (from: number, to: number, term: number) => Array.from({ length: to - from + 1 }, (_, k) => entry(from + k, term));
+const leaderSnapshot = (index: number, term: number): Snapshot => ({
+  data: text.encode(`leader state at ${index} `.repeat(40)),
+  metadata: { index, term, confState: cs },
+});
+
+/** One call on the store, and what it does to a MemoryStorage that stands for it. */
+interface Op {
+  name: string;
+  run(s: FileStorage): Promise<unknown>;
+  model(m: MemoryStorage): void;
+}
+
+const save = (name: string, b: { entries?: Entry[]; hardState?: ReturnType<typeof hs>; snapshot?: Snapshot }): Op => ({
+  name,
+  run: (s) => s.save({ entries: b.entries ?? [], ...(b.hardState && { hardState: b.hardState }), ...(b.snapshot && { snapshot: b.snapshot }) }),
+  model: (m) => {
+    if (b.snapshot) m.applySnapshot(b.snapshot);
+    if (b.entries?.length) m.append(b.entries);
+    if (b.hardState) m.setHardState(b.hardState);
+  },
+});
+const snapshotAt = (index: number): Op => {
+  const data = text.encode(`state machine at ${index} `.repeat(30));
+  return { name: `createSnapshot(${index})`, run: (s) => s.createSnapshot(index, cs, data), model: (m) => void m.createSnapshot(index, cs, data) };
+};
+const compact = (index: number): Op => ({ name: `compact(${index})`, run: (s) => s.compact(index), model: (m) => m.compact(index) });
+const REOPEN = 'reopen';
+
+/** Steps run one after another; the ops of one step are issued together, without waiting. */
+const WORKLOAD: (Op[] | typeof REOPEN)[] = [
+  [save('1..3', { entries: run(1, 3, 1), hardState: hs(1, 1, 1) })],
+  [save('4..5', { entries: run(4, 5, 1), hardState: hs(1, 1, 3) })],
+  // Two saves in flight at once: they may share a batch (group commit).
+  [save('6', { entries: run(6, 6, 1) }), save('7', { entries: run(7, 7, 1), hardState: hs(1, 1, 5) })],
+  // A new leader overwrites the uncommitted suffix 6..7.
+  [save('6..8 term 2', { entries: run(6, 8, 2), hardState: hs(2, 2, 8) })],
+  [snapshotAt(7)],
+  [save('9..12', { entries: run(9, 12, 2), hardState: hs(2, 2, 9) })],
+  // Deletes the first segment (entries 1..5).
+  [compact(7)],
+  REOPEN,
+  // A snapshot from the leader, ahead of the log, and what follows it.
+  [save('install 20', { snapshot: leaderSnapshot(20, 3), entries: run(21, 22, 3), hardState: hs(3, 0, 20) })],
+  [save('23..25', { entries: run(23, 25, 3), hardState: hs(3, 0, 22) })],
+  [snapshotAt(22)],
+  [compact(22)],
+  [save('26', { entries: run(26, 26, 3), hardState: hs(3, 0, 25) })],
+  [save('26..28 term 4', { entries: run(26, 28, 4), hardState: hs(4, 1, 26) })],
+];
+const OPS = WORKLOAD.flatMap((s) => (s === REOPEN ? [] : s));
+
+/** What a reopened store serves: the newest snapshot and the entries after it. */
+function view(s: Storage): unknown {
+  const snap = s.snapshot();
+  const first = s.firstIndex();
+  const last = s.lastIndex();
+  return {
+    snapshot: { metadata: snap.metadata, data: Array.from(snap.data) },
+    initialState: s.initialState(),
+    first,
+    last,
+    entries: last >= first ? s.entries(first, last + 1, Infinity) : [],
+    dummyTerm: s.term(first - 1),
+  };
+}
+
+/** The model as a reopen would leave it (entries before the snapshot are not kept). */
+function restartedModel(m: MemoryStorage): unknown {
+  const snap = m.snapshot();
+  const r = new MemoryStorage();
+  r.applySnapshot(snap);
+  if (m.lastIndex() > snap.metadata.index) r.append(m.entries(snap.metadata.index + 1, m.lastIndex() + 1, Infinity));
+  const hardState = { ...m.initialState().hardState };
+  if (hardState.commit < snap.metadata.index) hardState.commit = snap.metadata.index;
+  r.setHardState(hardState);
+  return view(r);
+}
+
+/** views[j]: the state after the first j ops. */
+const VIEWS: unknown[] = (() => {
+  const m = new MemoryStorage();
+  const out = [restartedModel(m)];
+  for (const op of OPS) {
+    op.model(m);
+    out.push(restartedModel(m));
+  }
+  return out;
+})();
+
+interface Outcome {
+  crash: CrashError | undefined;
+  /** Ops issued (numbered from 1 in OPS order). */
+  issued: number;
+  /** The highest-numbered op whose promise resolved. */
+  acked: number;
+  /** Ops issued when the crash struck (a compaction logs a failed deletion and resolves). */
+  struckAfter: number | undefined;
+  boundaries: number;
+}
+
+/** Runs the workload in `root/data` over a file system that crashes at `crashAt`. */
+async function runWorkload(cfs: CrashFs, root: string): Promise<Outcome> {
+  const out: Outcome = { crash: undefined, issued: 0, acked: 0, struckAfter: undefined, boundaries: 0 };
+  const options = { dir: join(root, 'data'), fs: cfs.fs, segmentBytes: SEGMENT_BYTES, logger: discardLogger };
+  let s = new FileStorage(options);
+  const opened: FileStorage[] = [s];
+  try {
+    await s.open();
+    for (const step of WORKLOAD) {
+      if (step === REOPEN) {
+        await s.close();
+        s = new FileStorage(options);
+        opened.push(s);
+        await s.open();
+        continue;
+      }
+      const results = await Promise.allSettled(
+        step.map((op) => {
+          const n = ++out.issued;
+          return op.run(s).then(() => {
+            out.acked = Math.max(out.acked, n);
+          });
+        }),
+      );
+      if (cfs.crash) out.struckAfter ??= out.issued;
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    }
+    await s.close();
+  } catch (e) {
+    if (cfs.crash === undefined) throw e; // not the crash: a real failure
+    out.struckAfter ??= out.issued;
+    for (const st of opened) await st.close().catch(() => {});
+  }
+  out.crash = cfs.crash;
+  out.boundaries = cfs.boundaries;
+  return out;
+}
+
+interface ImageResult {
+  /** open() cut an unfinished batch off the end of the WAL. */
+  tornTail: boolean;
+  /** The state recovered includes an op that was not acknowledged (its write landed before the crash). */
+  ahead: boolean;
+}
+
+/** Opens an image, checks it against the workload's states, then writes to it and reopens it. */
+async function checkImage(image: string, o: Outcome, label: string): Promise<ImageResult> {
+  const dir = join(image, 'data');
+  const log = recordingLogger();
+  const cfs = await CrashFs.over(image);
+  const s = new FileStorage({ dir, fs: cfs.fs, segmentBytes: SEGMENT_BYTES, logger: log });
+  try {
+    await s.open();
+  } catch (e) {
+    throw new Error(`${label}: open refused a crash image: ${(e as Error).message}\n${log.lines.join('\n')}`);
+  }
+  try {
+    const got = view(s);
+    const allowed = VIEWS.slice(o.acked, o.issued + 1);
+    const match = allowed.findIndex((v) => JSON.stringify(v) === JSON.stringify(got));
+    const result = { tornTail: s.recovery!.tornTail !== undefined, ahead: JSON.stringify(got) !== JSON.stringify(VIEWS[o.acked]) };
+    if (match < 0) {
+      // Let vitest print the difference from the state the crash most likely left.
+      expect(got, `${label}: not a state the store passed through (acked ${o.acked}, issued ${o.issued})`).toEqual(VIEWS[o.acked]);
+    }
+    // A store that recovery repaired (cut a torn tail, removed an unfinished
+    // file) is a working store: a save lands and survives a reopen.
+    const repaired = result.tornTail || s.recovery!.removed.length > 0;
+    if (!repaired && !LONG) return result;
+    const last = s.lastIndex();
+    const term = Math.max(s.initialState().hardState.term, s.term(last));
+    const next = newEntry({ index: last + 1, term, data: text.encode(`after ${label}`) });
+    await s.save({ entries: [next], hardState: hs(term, 0, s.initialState().hardState.commit) });
+    const afterSave = view(s);
+    await s.close();
+    const again = new FileStorage({ dir, fs: cfs.fs, segmentBytes: SEGMENT_BYTES, logger: log });
+    await again.open();
+    try {
+      expect(view(again), `${label}: reopen after the post-crash save`).toEqual(afterSave);
+      expect(again.recovery!.tornTail, `${label}: a clean close left a torn tail`).toBeUndefined();
+    } finally {
+      await again.close();
+    }
+    return result;
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * Crashes the workload at boundary 1, 2, … until it completes; checks every
+ * survival of each crash. Returns the number of boundaries and what was seen.
+ */
+async function crashEverywhere(options: Omit<CrashFsOptions, 'crashAt'> = {}) {
+  const seen = { boundaries: 0, images: 0, tornTails: 0, ahead: 0, struck: new Set<number>() };
+  for (let k = 1; ; k++) {
+    const root = await scratchDir();
+    const cfs = await CrashFs.over(root, { ...options, crashAt: k });
+    const o = await runWorkload(cfs, root);
+    if (o.crash === undefined) {
+      seen.boundaries = k - 1;
+      return seen;
+    }
+    for (const survival of survivals(k)) {
+      const image = await scratchDir();
+      await cfs.image(image, survival, noLock);
+      await mkdir(join(image, 'data'), { recursive: true }); // a crash in the very first mkdir
+      const label = `crash at boundary ${k} (${o.crash.message}), ${survival.kind === 'torn' ? `torn seed ${survival.seed}` : 'durable only'}`;
+      const r = await checkImage(image, o, label);
+      seen.images++;
+      if (r.tornTail) seen.tornTails++;
+      if (r.ahead) seen.ahead++;
+      await rm(image, { recursive: true });
+    }
+    seen.struck.add(o.struckAfter!);
+    await rm(root, { recursive: true });
+  }
+}
+
+/** The survivals tried at each crash: only what was fsynced, and seeded torn variants. */
+function survivals(k: number): Survival[] {
+  return [{ kind: 'durable' }, ...Array.from({ length: TORN_SEEDS }, (_, i) => ({ kind: 'torn' as const, seed: k * 1009 + i }))];
+}
+
+/** The lock names the crashed process (this one, still running): a reboot would make it stale. */
+const noLock = (rel: string) => /(^|\/)LOCK(\.|$)/.test(rel);
+
+describe('a crash at every file-system boundary', () => {
+  it('the workload reaches every state it is meant to (no crash)', async () => {
+    const root = await scratchDir();
+    const cfs = await CrashFs.over(root);
+    const o = await runWorkload(cfs, root);
+    expect(o.crash).toBeUndefined();
+    expect(o.acked).toBe(OPS.length);
+    // Everything is durable but the lock (removed at close: a crash leaves it stale, which is fine).
+    expect(cfs.volatilePaths()).toEqual(['data']);
+    // The workload rolls segments over and deletes some.
+    const s = new FileStorage({ dir: join(root, 'data'), logger: discardLogger });
+    await s.open();
+    expect(view(s)).toEqual(VIEWS[OPS.length]);
+    expect(s.recovery!.segments).toBeGreaterThan(1);
+    await s.close();
+    expect(o.boundaries).toBeGreaterThan(50);
+  });
+
+  it('recovers, from what survives, a state the store passed through holding every acknowledged write', async () => {
+    const seen = await crashEverywhere();
+    expect(seen.boundaries).toBeGreaterThan(50);
+    expect(seen.images).toBe(seen.boundaries * (1 + TORN_SEEDS));
+    // Crashes struck in the first open and in every step of the workload.
+    const stepEnds = [0];
+    for (const step of WORKLOAD) if (step !== REOPEN) stepEnds.push(stepEnds.at(-1)! + step.length);
+    expect([...seen.struck].sort((a, b) => a - b)).toEqual(stepEnds);
+    // The torn images did tear batches, and did let unacknowledged writes land.
+    expect(seen.tornTails).toBeGreaterThan(10);
+    expect(seen.ahead).toBeGreaterThan(10);
+  }, TIMEOUT);
+});
+
+describe('a crash during recovery', () => {
+  /** What an uninterrupted open of `image` recovers. */
+  async function recovered(image: string): Promise<{ view: unknown; tornTail: boolean }> {
+    const cfs = await CrashFs.over(image);
+    const s = new FileStorage({ dir: join(image, 'data'), fs: cfs.fs, segmentBytes: SEGMENT_BYTES, logger: discardLogger });
+    await s.open();
+    const out = { view: view(s), tornTail: s.recovery!.tornTail !== undefined };
+    await s.close();
+    return out;
+  }
+
+  it('at every boundary of the open that recovers a crash image: the next open recovers the same state', async () => {
+    let crashes = 0;
+    let tornFirst = 0;
+    // First crashes: at every boundary of the workload, a torn survival. The
+    // recoveries of those that left a torn tail (of all of them in the long
+    // mode) are crashed in turn.
+    for (let k = 1; ; k++) {
+      const root = await scratchDir();
+      const first = await CrashFs.over(root, { crashAt: k });
+      const o = await runWorkload(first, root);
+      if (o.crash === undefined) break;
+      const image = await scratchDir();
+      await first.image(image, { kind: 'torn', seed: k }, noLock);
+      await mkdir(join(image, 'data'), { recursive: true });
+      const want = await recovered(await copyOf(image));
+      if (!want.tornTail && !LONG) continue;
+      if (want.tornTail) tornFirst++;
+      // Second crashes: every boundary of open() and close() on that image.
+      for (let j = 1; ; j++) {
+        const disk = await copyOf(image);
+        const second = await CrashFs.over(disk, { crashAt: j });
+        const s = new FileStorage({ dir: join(disk, 'data'), fs: second.fs, segmentBytes: SEGMENT_BYTES, logger: discardLogger });
+        try {
+          await s.open();
+          await s.close();
+        } catch (e) {
+          if (second.crash === undefined) throw e;
+          await s.close().catch(() => {});
+        }
+        if (second.crash === undefined) break;
+        crashes++;
+        // Both survivals in the long mode; else one, in turn.
+        const both: Survival[] = [{ kind: 'durable' }, { kind: 'torn', seed: j }];
+        for (const survival of LONG ? both : [both[j % 2]!]) {
+          const again = await scratchDir();
+          await second.image(again, survival, noLock);
+          const label = `crash at ${k} (torn seed ${k}), then at ${j} of its recovery (${second.crash.message}), ${survival.kind}`;
+          let got;
+          try {
+            got = await recovered(again);
+          } catch (e) {
+            throw new Error(`${label}: open refused: ${(e as Error).message}`);
+          }
+          expect(got.view, label).toEqual(want.view);
+          await rm(again, { recursive: true });
+        }
+        await rm(disk, { recursive: true });
+      }
+      await rm(image, { recursive: true });
+      await rm(root, { recursive: true });
+    }
+    expect(crashes).toBeGreaterThan(LONG ? 500 : 80);
+    expect(tornFirst).toBeGreaterThan(5);
+  }, TIMEOUT);
+});
+
+/** A copy of a directory tree in a new temp directory. */
+async function copyOf(dir: string): Promise<string> {
+  const to = await scratchDir();
+  await cp(dir, to, { recursive: true });
+  return to;
+}
+
+describe('the crash tests notice a missing fsync', () => {
+  // A disk that ignores some fsyncs stands for a store that forgot them.
+  const lost = async (ignoreSync: CrashFsOptions['ignoreSync']) => {
+    const error = await crashEverywhere({ ignoreSync }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error, 'no crash lost an acknowledged write').toBeDefined();
+    return error!.message;
+  };
+
+  it('of WAL appends', async () => {
+    expect(await lost((path, kind) => kind === 'file' && path.endsWith('.wal'))).toMatch(/not a state the store passed through/);
+  }, TIMEOUT);
+
+  it('of the WAL directory after a segment is created', async () => {
+    expect(await lost((path, kind) => kind === 'dir' && path.endsWith('/wal'))).toMatch(/not a state the store passed through|open refused/);
+  }, TIMEOUT);
+
+  it('of a snapshot file', async () => {
+    expect(await lost((path, kind) => kind === 'file' && path.includes('/snap/'))).toMatch(/not a state the store passed through|open refused/);
+  }, TIMEOUT);
+});

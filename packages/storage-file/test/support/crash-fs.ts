@@ -1,0 +1,474 @@
+// A file system that can crash, for FileStorage's `fs` option.
+//
+// It does every call on the real node:fs/promises (files under a scratch
+// directory, so the storage sees real errors and real reads) and keeps, next
+// to it, a model of what a machine crash would leave: a page cache over a
+// disk. Bytes written to a file are volatile until that file is fsynced;
+// creating, renaming, linking and removing a name are volatile until its
+// directory is fsynced. A crash keeps what is durable and, when asked, a
+// seeded part of what is volatile, as a real crash may: of a file's pending
+// changes, the first few, the next one cut at any byte, or a random set of
+// whole 512-byte sectors (pages reach the disk in any order; a sector that
+// never landed past the old end of the file reads as zeros); of a
+// directory's, the first few, in order, as a journal replays them.
+//
+// Every mutating call (write, truncate, fsync, create, rename, link, unlink,
+// mkdir) is a boundary, counted from 1. With `crashAt: k` the k-th boundary
+// is where the machine dies: a write or a change of names at k is left in
+// the cache (so it may be part of what survives), an fsync at k does not
+// happen, and that call and every later one reject with CrashError.
+//
+// Calls are run one at a time in call order, so the numbering (and thus
+// which call a given k hits) is the same on every run of the same workload.
+// fsync itself is only modelled: the temp files are scratch.
+import * as fsp from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { SeededRandom } from '@raftbus/testkit';
+import type { FileStorageFs } from '../../src/fs.js';
+
+const SECTOR = 512;
+
+// Scratch directories for crash images: in memory (tmpfs) where there is
+// one, since the crash tests make thousands of small trees and fsync is
+// modelled, never needed.
+const scratchRoot = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+const scratch: string[] = [];
+
+export async function scratchDir(): Promise<string> {
+  const d = await fsp.mkdtemp(join(scratchRoot, 'raftbus-crash-'));
+  scratch.push(d);
+  return d;
+}
+
+export async function removeScratchDirs(): Promise<void> {
+  for (const d of scratch.splice(0)) await fsp.rm(d, { recursive: true, force: true });
+}
+
+/** What every call rejects with once the machine has crashed. */
+export class CrashError extends Error {
+  readonly code = 'ECRASHED';
+  constructor(readonly boundary: number, what: string) {
+    super(`crashed at boundary ${boundary} (${what})`);
+    this.name = 'CrashError';
+  }
+}
+
+type FileOp = { kind: 'write'; at: number; bytes: Uint8Array } | { kind: 'truncate'; size: number };
+
+interface FileNode {
+  kind: 'file';
+  durable: Uint8Array;
+  current: Uint8Array;
+  /** Changes since the last fsync, in order. */
+  pending: FileOp[];
+}
+
+/** Names set (node) or removed (undefined) together: a rename is one such change. */
+type DirOp = [name: string, node: Node | undefined][];
+
+interface DirNode {
+  kind: 'dir';
+  durable: Map<string, Node>;
+  current: Map<string, Node>;
+  pending: DirOp[];
+}
+
+type Node = FileNode | DirNode;
+
+/** What of the volatile state survives the crash. */
+export type Survival =
+  /** Only what was fsynced. */
+  | { kind: 'durable' }
+  /** What was fsynced, and a seeded random part of what was not. */
+  | { kind: 'torn'; seed: number };
+
+export interface CrashFsOptions {
+  /** The boundary (1-based) at which the machine crashes; none if absent. */
+  crashAt?: number;
+  /**
+   * A disk that lies: fsyncs of the paths this says true for succeed but
+   * make nothing durable. For checking that the crash tests notice a
+   * missing fsync.
+   */
+  ignoreSync?: (path: string, kind: 'file' | 'dir') => boolean;
+}
+
+function applyOp(content: Uint8Array, op: FileOp): Uint8Array {
+  if (op.kind === 'truncate') {
+    const out = new Uint8Array(op.size);
+    out.set(content.subarray(0, Math.min(op.size, content.length)));
+    return out;
+  }
+  const end = op.at + op.bytes.length;
+  const out = end > content.length ? new Uint8Array(end) : new Uint8Array(content);
+  if (end > content.length) out.set(content);
+  out.set(op.bytes, op.at);
+  return out;
+}
+
+function emptyDir(): DirNode {
+  return { kind: 'dir', durable: new Map(), current: new Map(), pending: [] };
+}
+
+export class CrashFs {
+  /** Boundaries passed so far (the crash boundary included). */
+  boundaries = 0;
+  /** Set once the machine has crashed. */
+  crash: CrashError | undefined;
+
+  private readonly root: string;
+  private readonly tree: DirNode;
+  private readonly crashAt: number | undefined;
+  private readonly ignoreSync: CrashFsOptions['ignoreSync'];
+  private chain: Promise<unknown> = Promise.resolve();
+  /** The FileStorageFs to hand to FileStorage. */
+  readonly fs: FileStorageFs;
+
+  private constructor(root: string, tree: DirNode, options: CrashFsOptions) {
+    this.root = resolve(root);
+    this.tree = tree;
+    this.crashAt = options.crashAt;
+    this.ignoreSync = options.ignoreSync;
+    this.fs = {
+      open: ((path: string, flags?: string) => this.serial(() => this.open(String(path), flags ?? 'r'))) as FileStorageFs['open'],
+      readFile: ((path: string, options?: unknown) =>
+        this.serial(() => this.alive('readFile').then(() => fsp.readFile(path, options as undefined)))) as FileStorageFs['readFile'],
+      readdir: ((path: string, options?: unknown) =>
+        this.serial(() => this.alive('readdir').then(() => fsp.readdir(path, options as undefined)))) as FileStorageFs['readdir'],
+      mkdir: ((path: string, options?: unknown) => this.serial(() => this.mkdir(String(path), options))) as FileStorageFs['mkdir'],
+      rename: ((from: string, to: string) => this.serial(() => this.rename(String(from), String(to)))) as FileStorageFs['rename'],
+      unlink: ((path: string) => this.serial(() => this.unlink(String(path)))) as FileStorageFs['unlink'],
+      link: ((from: string, to: string) => this.serial(() => this.link(String(from), String(to)))) as FileStorageFs['link'],
+    };
+  }
+
+  /**
+   * A crashable file system over `root`, which must exist; what it holds
+   * now counts as durable (an empty temp directory, or the image of an
+   * earlier crash).
+   */
+  static async over(root: string, options: CrashFsOptions = {}): Promise<CrashFs> {
+    return new CrashFs(root, await scan(resolve(root)), options);
+  }
+
+  // ---- the crash ----
+
+  /**
+   * Writes what a crash leaves of the tree into `target` (an empty
+   * directory). Names for which `skip` (given the path relative to the root)
+   * says true are left out.
+   */
+  async image(target: string, survival: Survival, skip: (rel: string) => boolean = () => false): Promise<void> {
+    const rand = survival.kind === 'torn' ? new SeededRandom(survival.seed) : undefined;
+    const contents = new Map<FileNode, Uint8Array>();
+    const write = async (dir: DirNode, to: string, rel: string): Promise<void> => {
+      for (const [name, node] of [...survivingNames(dir, rand)].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        const r = rel === '' ? name : join(rel, name);
+        if (skip(r)) continue;
+        if (node.kind === 'dir') {
+          await fsp.mkdir(join(to, name));
+          await write(node, join(to, name), r);
+        } else {
+          let content = contents.get(node);
+          if (content === undefined) {
+            content = survivingContent(node, rand);
+            contents.set(node, content); // a hard link shares its content
+          }
+          await fsp.writeFile(join(to, name), content);
+        }
+      }
+    };
+    await write(this.tree, target, '');
+  }
+
+  /** Paths (relative to the root) with changes a crash now could lose or tear: of their content, or of their names if a directory. */
+  volatilePaths(): string[] {
+    const out: string[] = [];
+    const visit = (n: Node, rel: string): void => {
+      if (n.pending.length > 0) out.push(rel);
+      if (n.kind === 'dir') for (const [name, child] of n.current) visit(child, rel === '' ? name : join(rel, name));
+    };
+    visit(this.tree, '');
+    return out;
+  }
+
+  // ---- the calls ----
+
+  /** Runs calls one at a time, in call order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private async alive(what: string): Promise<void> {
+    if (this.crash) throw new CrashError(this.crash.boundary, `${what} after the crash`);
+  }
+
+  /**
+   * Counts a boundary. Returns true if the machine dies at it: the caller
+   * then records a volatile change it was about to make, and throws.
+   */
+  private boundary(what: string): boolean {
+    if (this.crash) throw new CrashError(this.crash.boundary, `${what} after the crash`);
+    this.boundaries++;
+    if (this.boundaries === this.crashAt) {
+      this.crash = new CrashError(this.boundaries, what);
+      return true;
+    }
+    return false;
+  }
+
+  private rel(path: string): string[] {
+    const r = relative(this.root, resolve(path));
+    if (r.startsWith('..') || resolve(this.root, r) !== resolve(path)) throw new Error(`crash-fs: ${path} is outside ${this.root}`);
+    return r === '' ? [] : r.split(sep);
+  }
+
+  private lookup(path: string): Node | undefined {
+    let node: Node = this.tree;
+    for (const part of this.rel(path)) {
+      if (node.kind !== 'dir') return undefined;
+      const next: Node | undefined = node.current.get(part);
+      if (next === undefined) return undefined;
+      node = next;
+    }
+    return node;
+  }
+
+  private parentOf(path: string): DirNode {
+    const parent = this.lookup(dirname(resolve(path)));
+    if (parent?.kind !== 'dir') throw new Error(`crash-fs: no directory for ${path} in the model`);
+    return parent;
+  }
+
+  private static change(dir: DirNode, op: DirOp): void {
+    dir.pending.push(op);
+    for (const [name, node] of op) {
+      if (node === undefined) dir.current.delete(name);
+      else dir.current.set(name, node);
+    }
+  }
+
+  private async open(path: string, flags: string): Promise<FileHandle> {
+    await this.alive('open');
+    const existing = this.lookup(path);
+    const creates = /[wax]/.test(flags);
+    if (!creates) {
+      if (existing === undefined) return fsp.open(path, flags); // rejects as the real call does
+      return this.handle(await fsp.open(path, flags), existing, path);
+    }
+    if (!['w', 'wx', 'w+', 'wx+'].includes(flags)) throw new Error(`crash-fs: open flags ${flags} not modelled`);
+    if (existing !== undefined && flags.includes('x')) return fsp.open(path, flags); // EEXIST
+    if (existing !== undefined && existing.kind === 'file') {
+      // O_TRUNC on a file that exists: a change of its content.
+      const op: FileOp = { kind: 'truncate', size: 0 };
+      if (this.boundary(`truncate-open ${path}`)) {
+        record(existing, op);
+        throw this.crash!;
+      }
+      const fh = await fsp.open(path, flags);
+      record(existing, op);
+      return this.handle(fh, existing, path);
+    }
+    const parent = this.parentOf(path);
+    const node: FileNode = { kind: 'file', durable: new Uint8Array(0), current: new Uint8Array(0), pending: [] };
+    if (this.boundary(`create ${path}`)) {
+      CrashFs.change(parent, [[basename(path), node]]);
+      throw this.crash!;
+    }
+    const fh = await fsp.open(path, flags);
+    CrashFs.change(parent, [[basename(path), node]]);
+    return this.handle(fh, node, path);
+  }
+
+  private async mkdir(path: string, options: unknown): Promise<string | undefined> {
+    await this.alive('mkdir');
+    const missing: string[] = [];
+    for (let p = resolve(path); this.lookup(p) === undefined; p = dirname(p)) missing.unshift(p);
+    if (missing.length === 0) return fsp.mkdir(path, options as { recursive: true });
+    const make = () => {
+      for (const p of missing) CrashFs.change(this.parentOf(p), [[basename(p), emptyDir()]]);
+    };
+    if (this.boundary(`mkdir ${path}`)) {
+      make();
+      throw this.crash!;
+    }
+    const made = await fsp.mkdir(path, options as { recursive: true });
+    make();
+    return made;
+  }
+
+  private async rename(from: string, to: string): Promise<void> {
+    await this.alive('rename');
+    const node = this.lookup(from);
+    if (dirname(resolve(from)) !== dirname(resolve(to))) throw new Error('crash-fs: renames across directories are not modelled');
+    const dir = this.parentOf(from);
+    const op: DirOp = [
+      [basename(from), undefined],
+      [basename(to), node],
+    ];
+    if (node !== undefined && this.boundary(`rename ${from} -> ${to}`)) {
+      CrashFs.change(dir, op);
+      throw this.crash!;
+    }
+    await fsp.rename(from, to);
+    CrashFs.change(dir, op);
+  }
+
+  private async unlink(path: string): Promise<void> {
+    await this.alive('unlink');
+    const op: DirOp = [[basename(path), undefined]];
+    if (this.lookup(path) !== undefined && this.boundary(`unlink ${path}`)) {
+      CrashFs.change(this.parentOf(path), op);
+      throw this.crash!;
+    }
+    await fsp.unlink(path);
+    CrashFs.change(this.parentOf(path), op);
+  }
+
+  private async link(from: string, to: string): Promise<void> {
+    await this.alive('link');
+    const node = this.lookup(from);
+    const op: DirOp = [[basename(to), node]];
+    if (node !== undefined && this.lookup(to) === undefined && this.boundary(`link ${from} -> ${to}`)) {
+      CrashFs.change(this.parentOf(to), op);
+      throw this.crash!;
+    }
+    await fsp.link(from, to);
+    CrashFs.change(this.parentOf(to), op);
+  }
+
+  /** The real handle, with its mutating calls counted and modelled. */
+  private handle(fh: FileHandle, node: Node, path: string): FileHandle {
+    let position = 0;
+    const write = async (bytes: Uint8Array, at: number): Promise<number> => {
+      if (node.kind !== 'file') throw new Error(`crash-fs: write to directory ${path}`);
+      const op: FileOp = { kind: 'write', at, bytes: new Uint8Array(bytes) };
+      if (this.boundary(`write ${path} @${at}+${bytes.length}`)) {
+        record(node, op);
+        throw this.crash!;
+      }
+      const { bytesWritten } = await fh.write(bytes, 0, bytes.length, at);
+      record(node, { kind: 'write', at, bytes: op.bytes.subarray(0, bytesWritten) });
+      return bytesWritten;
+    };
+    const sync = async (): Promise<void> => {
+      if (this.boundary(`fsync ${path}`)) throw this.crash!;
+      if (this.ignoreSync?.(resolve(path), node.kind)) return;
+      if (node.kind === 'file') node.durable = node.current;
+      else node.durable = new Map(node.current);
+      node.pending = [];
+    };
+    const overrides: Record<string, unknown> = {
+      write: (buf: Uint8Array, offset = 0, length = buf.length - offset, at?: number | null) =>
+        this.serial(async () => {
+          const from = at ?? position;
+          const n = await write(buf.subarray(offset, offset + length), from);
+          if (at === undefined || at === null) position = from + n;
+          return { bytesWritten: n, buffer: buf };
+        }),
+      writeFile: (data: string | Uint8Array) =>
+        this.serial(async () => {
+          const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+          for (let done = 0; done < bytes.length; ) done += await write(bytes.subarray(done), position + done);
+          position += bytes.length;
+        }),
+      truncate: (len = 0) =>
+        this.serial(async () => {
+          if (node.kind !== 'file') throw new Error(`crash-fs: truncate of directory ${path}`);
+          const op: FileOp = { kind: 'truncate', size: len };
+          if (this.boundary(`truncate ${path} to ${len}`)) {
+            record(node, op);
+            throw this.crash!;
+          }
+          await fh.truncate(len);
+          record(node, op);
+        }),
+      sync: () => this.serial(sync),
+      datasync: () => this.serial(sync),
+      // Closing is not I/O that a crash can undo; the descriptor is released even after one.
+      close: () => fh.close(),
+    };
+    const refused = new Set(['writev', 'appendFile', 'createWriteStream', 'chmod', 'chown', 'utimes']);
+    return new Proxy(fh, {
+      get(target, prop) {
+        if (typeof prop === 'string' && prop in overrides) return overrides[prop];
+        if (typeof prop === 'string' && refused.has(prop)) {
+          return () => Promise.reject(new Error(`crash-fs: FileHandle.${prop} is not modelled; add it to crash-fs.ts`));
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+}
+
+function record(node: FileNode, op: FileOp): void {
+  node.pending.push(op);
+  node.current = applyOp(node.current, op);
+}
+
+/** A directory tree as it is on disk, all of it durable. */
+async function scan(dir: string): Promise<DirNode> {
+  const node = emptyDir();
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    let child: Node;
+    if (e.isDirectory()) child = await scan(join(dir, e.name));
+    else {
+      const content = new Uint8Array(await fsp.readFile(join(dir, e.name)));
+      child = { kind: 'file', durable: content, current: content, pending: [] };
+    }
+    node.durable.set(e.name, child);
+    node.current.set(e.name, child);
+  }
+  return node;
+}
+
+/**
+ * The names a directory has after the crash: the durable ones, then (torn)
+ * the first few of its pending changes, in order, as a journal replays them.
+ */
+function survivingNames(dir: DirNode, rand: SeededRandom | undefined): Map<string, Node> {
+  const names = new Map(dir.durable);
+  const kept = rand === undefined ? 0 : rand.int(dir.pending.length + 1);
+  for (const op of dir.pending.slice(0, kept)) {
+    for (const [name, node] of op) {
+      if (node === undefined) names.delete(name);
+      else names.set(name, node);
+    }
+  }
+  return names;
+}
+
+/** A file's content after the crash. */
+function survivingContent(file: FileNode, rand: SeededRandom | undefined): Uint8Array {
+  if (rand === undefined || file.pending.length === 0) return file.durable;
+  const ops = file.pending;
+  const sectors = ops.every((op) => op.kind === 'write') && rand.int(2) === 0;
+  if (!sectors) {
+    // The first n changes, and maybe a piece of the next one.
+    const n = rand.int(ops.length + 1);
+    let content = file.durable;
+    for (const op of ops.slice(0, n)) content = applyOp(content, op);
+    const next = ops[n];
+    if (next?.kind === 'write' && rand.int(2) === 0) {
+      content = applyOp(content, { kind: 'write', at: next.at, bytes: next.bytes.subarray(0, rand.int(next.bytes.length + 1)) });
+    }
+    return content;
+  }
+  // Whole sectors of the new content, each landed or not; the file's new
+  // size landed or not. What did not land reads as before (zeros past the old end).
+  const full = file.current;
+  const size = rand.int(2) === 0 ? full.length : file.durable.length;
+  const out = new Uint8Array(size);
+  out.set(file.durable.subarray(0, Math.min(size, file.durable.length)));
+  for (let s = 0; s < size; s += SECTOR) {
+    const end = Math.min(s + SECTOR, size);
+    if (rand.int(2) === 0) out.set(full.subarray(s, end), s);
+  }
+  return out;
+}
