@@ -64,7 +64,7 @@ export function defaultRandomInt(n: number): number {
 }
 
 function checkCount(name: string, v: number | undefined): void {
-  if (v !== undefined && (!(v >= 0) || (Number.isFinite(v) && !Number.isSafeInteger(v)))) {
+  if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || (Number.isFinite(v) && !Number.isSafeInteger(v)))) {
     throw new ErrInvalidConfig(`${name} must be a non-negative integer, got ${v}`);
   }
 }
@@ -91,12 +91,22 @@ export function validateConfig(c: Config): ValidConfig {
   // "one entry at a time" instead, so the minimal config works.
   const maxCommittedSizePerReady = c.maxCommittedSizePerReady || maxSizePerMsg || 1;
   if (!(c.maxInflightMsgs > 0)) throw new ErrInvalidConfig('max inflight messages must be greater than 0');
+  // An integer: it sizes the ring of in-flight appends.
+  if (!Number.isSafeInteger(c.maxInflightMsgs)) throw new ErrInvalidConfig(`max inflight messages must be an integer, got ${c.maxInflightMsgs}`);
   let maxInflightBytes = c.maxInflightBytes ?? 0;
   if (maxInflightBytes === 0) maxInflightBytes = noLimit;
   else if (maxInflightBytes < maxSizePerMsg) throw new ErrInvalidConfig('max inflight bytes must be >= max message size');
   const readOnlyOption = c.readOnlyOption ?? ReadOnlyOption.ReadOnlySafe;
+  if (readOnlyOption !== ReadOnlyOption.ReadOnlySafe && readOnlyOption !== ReadOnlyOption.ReadOnlyLeaseBased) {
+    throw new ErrInvalidConfig(`unknown readOnlyOption ${String(readOnlyOption)}`);
+  }
   if (readOnlyOption === ReadOnlyOption.ReadOnlyLeaseBased && !c.checkQuorum) {
     throw new ErrInvalidConfig('CheckQuorum must be enabled when ReadOnlyOption is ReadOnlyLeaseBased');
+  }
+  // Checked here rather than failing later, at the first election or log line.
+  if (c.randomInt !== undefined && typeof c.randomInt !== 'function') throw new ErrInvalidConfig('randomInt must be a function');
+  if (c.logger !== undefined && (typeof c.logger !== 'object' || c.logger === null || typeof c.logger.info !== 'function')) {
+    throw new ErrInvalidConfig('logger must be a Logger');
   }
   return {
     id: c.id,

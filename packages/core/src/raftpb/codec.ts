@@ -29,6 +29,11 @@
 //     so the whole message is refused. A peer running a newer raft with a new
 //     message type therefore gets its messages refused at decoding, where
 //     etcd v3.6 would decode them and then ignore the unknown type.
+//   - tags and length prefixes written in more than 5 bytes (padded
+//     varints, which gogo reads), lengths of 2^31 or more, and field numbers
+//     past 2^29-1 (protobufjs reads tags and lengths as 32-bit values and
+//     refuses what does not fit rather than truncating it; no encoder writes
+//     these, and no real length comes close).
 //   - a 10-byte varint above 2^64-1 (gogo drops the high bits; protobuf-go
 //     refuses it too), and an end-group tag that does not match its group
 //     inside a skipped unknown field (protobufjs checks it, gogo does not).
