@@ -1,8 +1,9 @@
-// Frame format v1: the bytes a bus carries for one raft message or one chunk
+// Frame format v2: the bytes a bus carries for one raft message or one chunk
 // of it. Layout (big-endian; see the package README for the table):
 //
-//   magic 'R' 'B' | version 1 | flags | cluster id (u8 length + UTF-8)
-//   | from u64 | to u64 | [chunk: message id u64, index u32, count u32, total u32]
+//   magic 'R' 'B' | version 2 | flags | cluster id (u8 length + UTF-8)
+//   | from u64 | to u64 | session u64 | sequence u64
+//   | [chunk: message id u64, index u32, count u32, total u32]
 //   | payload length u32 | payload | [HMAC-SHA256 over everything before it]
 //
 // This file only writes and parses that structure; what a frame means for
@@ -10,7 +11,8 @@
 import { createHmac } from 'node:crypto';
 
 export const MAGIC = Uint8Array.of(0x52, 0x42); // 'RB'
-export const FRAME_VERSION = 1;
+/** 2 added the session and sequence (replay detection); version 1 frames are refused. */
+export const FRAME_VERSION = 2;
 export const FLAG_CHUNKED = 0x01;
 export const FLAG_AUTHENTICATED = 0x02;
 const KNOWN_FLAGS = FLAG_CHUNKED | FLAG_AUTHENTICATED;
@@ -22,15 +24,20 @@ const TWO_32 = 2 ** 32;
 /** High word of Number.MAX_SAFE_INTEGER: ids above it cannot be numbers without rounding. */
 const MAX_SAFE_HIGH_WORD = 0x1fffff;
 
-const FIXED_BYTES = MAGIC.length + 1 /* version */ + 1 /* flags */ + 1 /* cluster id length */ + 8 /* from */ + 8 /* to */ + 4; /* payload length */
+const FIXED_BYTES =
+  MAGIC.length + 1 /* version */ + 1 /* flags */ + 1 /* cluster id length */ + 8 /* from */ + 8 /* to */ + 8 /* session */ + 8 /* sequence */ + 4; /* payload length */
 const CHUNK_BYTES = 8 /* message id */ + 4 /* index */ + 4 /* count */ + 4; /* total length */
 
-/** Who a frame is from and for. */
+/** Who a frame is from and for, and where it sits in its sender's stream. */
 export interface Envelope {
   /** The cluster id's UTF-8 bytes. */
   clusterId: Uint8Array;
   from: number;
   to: number;
+  /** Random per sending Framer: names one run of the sender. */
+  session: bigint;
+  /** Counts the session's frames to `to`, from 1; at most 2^53-1. */
+  sequence: number;
 }
 
 /** Where a chunk sits in its message. */
@@ -81,6 +88,8 @@ export function writeFrame(envelope: Envelope, chunk: ChunkInfo | undefined, pay
   pos += clusterId.length;
   pos = writeU64(view, pos, envelope.from);
   pos = writeU64(view, pos, envelope.to);
+  view.setBigUint64(pos, envelope.session);
+  pos = writeU64(view, pos + 8, envelope.sequence);
   if (chunk !== undefined) {
     view.setBigUint64(pos, chunk.messageId);
     view.setUint32(pos + 8, chunk.index);
@@ -99,7 +108,7 @@ export function writeFrame(envelope: Envelope, chunk: ChunkInfo | undefined, pay
 /**
  * The frame's parts, or undefined when its structure is wrong: bad magic or
  * version, unknown flags, a length that disagrees with the frame's size,
- * ids past 2^53-1, or chunk fields that cannot describe a real message.
+ * ids or sequence numbers past 2^53-1, or chunk fields that cannot describe a real message.
  * Does not check the MAC (the Framer does, before calling this).
  */
 export function parseFrame(frame: Uint8Array): ParsedFrame | undefined {
@@ -121,8 +130,10 @@ export function parseFrame(frame: Uint8Array): ParsedFrame | undefined {
   pos += clusterIdLength;
   const from = readU64(view, pos);
   const to = readU64(view, pos + 8);
-  if (from === undefined || to === undefined) return undefined;
-  pos += 16;
+  const session = view.getBigUint64(pos + 16);
+  const sequence = readU64(view, pos + 24);
+  if (from === undefined || to === undefined || sequence === undefined) return undefined;
+  pos += 32;
 
   let chunk: ChunkInfo | undefined;
   if (chunked) {
@@ -141,7 +152,7 @@ export function parseFrame(frame: Uint8Array): ParsedFrame | undefined {
   pos += 4;
   if (pos + payloadLength + (authenticated ? MAC_BYTES : 0) !== length) return undefined;
   if (chunk !== undefined && (payloadLength === 0 || payloadLength > chunk.totalLength)) return undefined;
-  return { clusterId, from, to, authenticated, chunk, payload: frame.subarray(pos, pos + payloadLength) };
+  return { clusterId, from, to, session, sequence, authenticated, chunk, payload: frame.subarray(pos, pos + payloadLength) };
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

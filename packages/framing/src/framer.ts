@@ -8,6 +8,7 @@ import { ErrMessageTooLarge } from './errors.js';
 import { MAC_BYTES, MAX_CLUSTER_ID_BYTES, frameLength, isNodeId, macOf, parseFrame, sameBytes, writeFrame, type Envelope, type ParsedFrame } from './format.js';
 import { resolveFramingOptions, type FramingOptions, type ResolvedFramingOptions } from './options.js';
 import { Reassembly } from './reassembly.js';
+import { ReplayWindows } from './replay.js';
 import { emptyDropStats, type FrameDropStats } from './stats.js';
 
 const utf8 = new TextEncoder();
@@ -20,6 +21,12 @@ export class Framer {
   /** Payload bytes a chunk frame can carry within maxFrameBytes. */
   private readonly chunkPayloadBytes: number;
   private readonly reassembly: Reassembly;
+  /** This Framer's run as a sender: frames of an earlier run never look new. */
+  private readonly session = randomBytes(8).readBigUInt64BE(0);
+  /** Last sequence number used per addressee (each receiver sees a gapless count of its own frames). */
+  private readonly sequences = new Map<number, number>();
+  /** Kept only with a key: without one, a replay cannot be told from a forgery. */
+  private readonly replays: ReplayWindows | undefined;
 
   constructor(
     readonly clusterId: string,
@@ -44,6 +51,7 @@ export class Framer {
       throw new ErrInvalidConfig(`framing: maxFrameBytes ${this.options.maxFrameBytes} cannot carry a chunk for this cluster id; at least ${least}`);
     }
     this.reassembly = new Reassembly(this.drops, this.options.reassemblyTimeoutMs, this.options.maxReassemblyBytes);
+    this.replays = keyed ? new ReplayWindows() : undefined;
   }
 
   /** Bytes currently held in incomplete chunked messages (payload plus bookkeeping). */
@@ -54,6 +62,11 @@ export class Framer {
   /** Chunked messages waiting for more chunks. */
   get pendingMessages(): number {
     return this.reassembly.pendingMessages;
+  }
+
+  /** (sender, session) pairs whose frames are remembered for replay detection (0 without a key). */
+  get replaySessions(): number {
+    return this.replays?.sessions ?? 0;
   }
 
   /**
@@ -70,9 +83,9 @@ export class Framer {
       throw new ErrMessageTooLarge(`framing: message is ${payload.length} bytes encoded; maxMessageBytes is ${this.options.maxMessageBytes}`);
     }
     const { key, maxFrameBytes } = this.options;
-    const envelope: Envelope = { clusterId: this.clusterIdBytes, from: message.from, to: message.to };
+    const envelope = (): Envelope => ({ clusterId: this.clusterIdBytes, from: message.from, to: message.to, session: this.session, sequence: this.nextSequence(message.to) });
     if (frameLength(this.clusterIdBytes.length, false, key !== undefined, payload.length) <= maxFrameBytes) {
-      return [writeFrame(envelope, undefined, payload, key)];
+      return [writeFrame(envelope(), undefined, payload, key)];
     }
     const size = this.chunkPayloadBytes;
     const count = Math.ceil(payload.length / size);
@@ -80,7 +93,7 @@ export class Framer {
     const frames: Uint8Array[] = [];
     for (let index = 0; index < count; index++) {
       const part = payload.subarray(index * size, Math.min(payload.length, (index + 1) * size));
-      frames.push(writeFrame(envelope, { messageId, index, count, totalLength: payload.length }, part, key));
+      frames.push(writeFrame(envelope(), { messageId, index, count, totalLength: payload.length }, part, key));
     }
     return frames;
   }
@@ -108,6 +121,8 @@ export class Framer {
     if (key !== undefined && !parsed.authenticated) return this.drop('malformed');
     if (!sameBytes(parsed.clusterId, this.clusterIdBytes)) return this.drop('wrongCluster');
     if (parsed.to !== this.nodeId) return this.drop('wrongNode');
+    // Authentic, and for us: drop it if we saw it already.
+    if (this.replays !== undefined && !this.replays.accept(parsed.from, parsed.session, parsed.sequence)) return this.drop('replayed');
 
     const { chunk } = parsed;
     if (chunk === undefined) {
@@ -128,6 +143,12 @@ export class Framer {
         return m;
       }
     }
+  }
+
+  private nextSequence(to: number): number {
+    const sequence = (this.sequences.get(to) ?? 0) + 1;
+    this.sequences.set(to, sequence);
+    return sequence;
   }
 
   private authentic(frame: Uint8Array, key: Uint8Array): boolean {

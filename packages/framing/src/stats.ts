@@ -13,6 +13,8 @@ export interface FrameDropStats {
   wrongNode: number;
   /** A key is configured and the frame's HMAC is missing or wrong. */
   badMac: number;
+  /** A key is configured and this authentic frame was seen already (a replay, or the bus delivering it twice), or is too old to tell. */
+  replayed: number;
   /** The message is larger than maxMessageBytes. */
   tooLarge: number;
   /** Incomplete messages discarded after reassemblyTimeoutMs. */
@@ -22,9 +24,9 @@ export interface FrameDropStats {
 }
 
 export function emptyDropStats(): FrameDropStats {
-  return { malformed: 0, wrongCluster: 0, wrongNode: 0, badMac: 0, tooLarge: 0, reassemblyExpired: 0, reassemblyOverflow: 0 };
+  return { malformed: 0, wrongCluster: 0, wrongNode: 0, badMac: 0, replayed: 0, tooLarge: 0, reassemblyExpired: 0, reassemblyOverflow: 0 };
 }
 
 export function totalDrops(d: FrameDropStats): number {
-  return d.malformed + d.wrongCluster + d.wrongNode + d.badMac + d.tooLarge + d.reassemblyExpired + d.reassemblyOverflow;
+  return d.malformed + d.wrongCluster + d.wrongNode + d.badMac + d.replayed + d.tooLarge + d.reassemblyExpired + d.reassemblyOverflow;
 }

@@ -27,7 +27,7 @@ function feed(receiver: Framer, frames: readonly Uint8Array[], now = 0): Message
 }
 
 function onlyDrop(drops: FrameDropStats, reason: keyof FrameDropStats, n: number): void {
-  const expected: FrameDropStats = { malformed: 0, wrongCluster: 0, wrongNode: 0, badMac: 0, tooLarge: 0, reassemblyExpired: 0, reassemblyOverflow: 0 };
+  const expected: FrameDropStats = { malformed: 0, wrongCluster: 0, wrongNode: 0, badMac: 0, replayed: 0, tooLarge: 0, reassemblyExpired: 0, reassemblyOverflow: 0 };
   expected[reason] = n;
   expect(drops).toEqual(expected);
 }
@@ -185,7 +185,7 @@ describe('addressing', () => {
 
   it('treats a payload whose to/from differ from the envelope as malformed', () => {
     const receiver = new Framer(CLUSTER, 2, { maxFrameBytes: 1 << 20 });
-    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2 };
+    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2, session: 1n, sequence: 1 };
     const lies = [heartbeat(1, 3), heartbeat(4, 2), heartbeat(2, 1)];
     for (const lie of lies) expect(receiver.decode(writeFrame(envelope, undefined, encodeMessage(lie), undefined))).toBeUndefined();
     // And when the lie only shows after reassembly.
@@ -297,23 +297,26 @@ describe('malformed input', () => {
   it('drops a frame with a garbage payload, unknown flags, another version, or ids past 2^53', () => {
     const receiver = new Framer(CLUSTER, 2, { maxFrameBytes: 1 << 20 });
     const good = new Framer(CLUSTER, 1, { maxFrameBytes: 1 << 20 }).encode(heartbeat())[0]!;
-    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2 };
+    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2, session: 1n, sequence: 1 };
     const bad: Uint8Array[] = [writeFrame(envelope, undefined, Uint8Array.of(0xff, 0xff, 0xff), undefined)];
     const flags = good.slice();
     flags[3] = 0x04;
+    // Version 1 (before session and sequence) and a future version 3.
     const version = good.slice();
-    version[2] = 2;
+    version[2] = 1;
+    const future = good.slice();
+    future[2] = 3;
     const bigFrom = good.slice();
     bigFrom[5 + CLUSTER.length] = 0x00;
     bigFrom[6 + CLUSTER.length] = 0x20; // high word 0x00200000: 2^53
-    bad.push(flags, version, bigFrom);
+    bad.push(flags, version, future, bigFrom);
     for (const f of bad) expect(receiver.decode(f)).toBeUndefined();
     onlyDrop(receiver.drops, 'malformed', bad.length);
   });
 
   it('drops chunks with impossible metadata', () => {
     const receiver = new Framer(CLUSTER, 2, { maxFrameBytes: 1 << 20 });
-    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2 };
+    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2, session: 1n, sequence: 1 };
     const c = (index: number, count: number, totalLength: number, payload = Uint8Array.of(1)) =>
       writeFrame(envelope, { messageId: 7n, index, count, totalLength }, payload, undefined);
     const bad = [c(0, 0, 10), c(3, 3, 10), c(0, 5, 4), c(0, 2, 10, new Uint8Array(0)), c(0, 2, 3, new Uint8Array(4))];
@@ -322,7 +325,7 @@ describe('malformed input', () => {
   });
 
   it('drops a message whose chunks disagree, and its later chunks', () => {
-    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2 };
+    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2, session: 1n, sequence: 1 };
     const payload = encodeMessage(messageOfSize(1, 2, 100));
     const c = (messageId: bigint, index: number, count: number, part: Uint8Array, total = payload.length) =>
       writeFrame(envelope, { messageId, index, count, totalLength: total }, part, undefined);
@@ -421,7 +424,7 @@ describe('reassembly bounds', () => {
 
   it('bounds bookkeeping, not just bytes, against floods of tiny first chunks', () => {
     const receiver = new Framer(CLUSTER, 2, { maxFrameBytes: 1 << 20, maxReassemblyBytes: 10_000 });
-    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2 };
+    const envelope = { clusterId: text.encode(CLUSTER), from: 1, to: 2, session: 1n, sequence: 1 };
     for (let i = 0; i < 5000; i++) {
       receiver.decode(writeFrame(envelope, { messageId: BigInt(i), index: 0, count: 2, totalLength: 2 }, Uint8Array.of(1), undefined), 0);
     }

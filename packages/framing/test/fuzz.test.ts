@@ -2,7 +2,10 @@
 // with random limits, then bent (bytes flipped, frames cut, lost,
 // duplicated, reordered, mixed with junk and with other messages' chunks).
 // Whatever happens, decode never throws, never delivers to another node,
-// keeps within its memory bound, and with a key delivers only what was sent.
+// keeps within its memory bound, and with a key delivers only what was sent,
+// and each sent message at most once however often its frames are replayed.
+// RAFTBUS_FUZZ_CASES=500000 lifts the time bound and runs that many
+// iterations per run instead (the long campaign).
 import { encodeMessage, type Message } from '@raftbus/core';
 import { describe, expect, it } from 'vitest';
 import { Framer } from '../src/index.js';
@@ -10,8 +13,9 @@ import { frameLength } from '../src/format.js';
 import { SeededRandom, expectSameMessage, randomMessage, shuffle } from './helpers.js';
 
 const CLUSTER = 'fuzz';
-const BUDGET_MS = 500;
-const MAX_ITERATIONS = 20_000;
+const LONG_CASES = process.env['RAFTBUS_FUZZ_CASES'];
+const BUDGET_MS = LONG_CASES ? Number.POSITIVE_INFINITY : 500;
+const MAX_ITERATIONS = LONG_CASES ? Number(LONG_CASES) : 20_000;
 const MAX_REASSEMBLY = 32 * 1024;
 
 function run(seed: number, key: string | undefined): { iterations: number; delivered: number } {
@@ -20,6 +24,9 @@ function run(seed: number, key: string | undefined): { iterations: number; deliv
   const least = frameLength(CLUSTER.length, true, key !== undefined, 1);
   /** Encodings of recent messages sent to node 2: anything delivered must be one of them when keyed. */
   const sent = new Set<string>();
+  /** With a key: how many times each encoding was sent and delivered (replays must not deliver again). */
+  const sentTimes = new Map<string, number>();
+  const deliveredTimes = new Map<string, number>();
   let previous: Uint8Array[] = [];
   let delivered = 0;
   const started = Date.now();
@@ -31,7 +38,9 @@ function run(seed: number, key: string | undefined): { iterations: number; deliv
     const maxFrameBytes = rng.int(3) === 0 ? 1 << 20 : least + 7 + rng.int(600);
     const sender = new Framer(CLUSTER, message.from, { maxFrameBytes, ...(key && { key }) });
     const original = sender.encode(message);
-    if (to === 2) sent.add(Buffer.from(encodeMessage(message)).toString('hex'));
+    const hex = Buffer.from(encodeMessage(message)).toString('hex');
+    if (to === 2) sent.add(hex);
+    sentTimes.set(hex, (sentTimes.get(hex) ?? 0) + 1);
 
     let frames: Uint8Array[] = original.map((f) => f.slice());
     const clean = rng.int(3) === 0;
@@ -53,7 +62,13 @@ function run(seed: number, key: string | undefined): { iterations: number; deliv
       if (m === undefined) continue;
       out.push(m);
       if (m.to !== 2) expect.fail(`iteration ${i}: delivered a message to ${m.to}`);
-      if (key !== undefined && !sent.has(Buffer.from(encodeMessage(m)).toString('hex'))) expect.fail(`iteration ${i}: delivered a message never sent`);
+      if (key !== undefined) {
+        const got = Buffer.from(encodeMessage(m)).toString('hex');
+        if (!sent.has(got)) expect.fail(`iteration ${i}: delivered a message never sent`);
+        const times = (deliveredTimes.get(got) ?? 0) + 1;
+        deliveredTimes.set(got, times);
+        if (times > sentTimes.get(got)!) expect.fail(`iteration ${i}: delivered a message ${times} times, sent ${sentTimes.get(got)}`);
+      }
     }
     delivered += out.length;
     if (clean && to === 2) {
@@ -110,13 +125,16 @@ function bend(rng: SeededRandom, frames: Uint8Array[], other: Uint8Array[]): Uin
 }
 
 describe('fuzz', () => {
-  it('survives bent frames without a key', () => {
+  // A long campaign (RAFTBUS_FUZZ_CASES) gets room in proportion; the default run is bounded by BUDGET_MS.
+  const timeout = LONG_CASES ? Math.max(30_000, Number(LONG_CASES) * 10) : 30_000;
+
+  it('survives bent frames without a key', { timeout }, () => {
     const { iterations, delivered } = run(0xf00d, undefined);
     expect(iterations).toBeGreaterThan(20);
     expect(delivered).toBeGreaterThan(0);
   });
 
-  it('survives bent frames with a key, and delivers only what was sent', () => {
+  it('survives bent frames with a key, and delivers only what was sent, each message at most once per send', { timeout }, () => {
     const { iterations, delivered } = run(0xbeef, 'fuzz key');
     expect(iterations).toBeGreaterThan(20);
     expect(delivered).toBeGreaterThan(0);
