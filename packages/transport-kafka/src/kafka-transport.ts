@@ -8,9 +8,12 @@ import { FramedTransport } from '@raftbus/framing';
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
 import { kafkajsLogCreator } from './log.js';
 import {
+  DEFAULT_CLIENT_RETRY,
   DEFAULT_MAX_FRAME_BYTES,
   checkConnectionOptions,
+  resolveConsumerOptions,
   resolveTopicOptions,
+  type KafkaConsumerOptions,
   type KafkaTransportOptions,
   type ResolvedTopicOptions,
 } from './options.js';
@@ -37,6 +40,7 @@ interface Session {
 export class KafkaTransport extends FramedTransport {
   private readonly kafka: Kafka;
   private readonly topics: ResolvedTopicOptions;
+  private readonly consumerOptions: Required<KafkaConsumerOptions>;
   private readonly logger: Logger | undefined;
   private readonly maxBatchBytes: number;
   private session: Session | undefined;
@@ -56,6 +60,7 @@ export class KafkaTransport extends FramedTransport {
       maxReassemblyBytes: options.maxReassemblyBytes,
     });
     this.topics = resolveTopicOptions(options);
+    this.consumerOptions = resolveConsumerOptions(options.consumer);
     this.logger = options.logger;
     // A produce request carries at most one frame's worth per partition:
     // maxFrameBytes is what is chosen to fit the broker's record-batch limit.
@@ -68,6 +73,7 @@ export class KafkaTransport extends FramedTransport {
             clientId: options.clientId ?? 'raftbus',
             ssl: options.ssl,
             sasl: options.sasl,
+            retry: { ...DEFAULT_CLIENT_RETRY, ...options.retry },
             logLevel: logLevel.WARN,
             logCreator: kafkajsLogCreator({ warning: (m) => this.log().warning(m), error: (m) => this.log().error(m) }),
           });
@@ -103,7 +109,7 @@ export class KafkaTransport extends FramedTransport {
       const offsets = await session.admin.fetchTopicOffsets(session.topic);
       const end = offsets.find((o) => o.partition === PARTITION)?.high;
       if (end === undefined) throw new Error(`kafka: topic ${session.topic} has no partition ${PARTITION}`);
-      session.receiver = new TopicReceiver(this.kafka, session.topic, BigInt(end), deliver, () => this.log());
+      session.receiver = new TopicReceiver(this.kafka, session.topic, BigInt(end), deliver, () => this.log(), this.consumerOptions);
       await session.receiver.start();
     } catch (e) {
       await this.release(session);

@@ -1,22 +1,31 @@
 // Receiving: a consumer of the node's own topic, in a consumer group of its
-// own (a fresh id per consumer), positioned by hand. kafkajs has no manual
-// partition assignment, so the group is only a vehicle: with one member it
-// is handed the one partition at once, with no rebalance to wait for and no
-// older member to wait out. Every (re)join seeks to the offset after the
-// last frame delivered (at first: the topic's end when the node started),
-// so nothing sent after start() resolves is skipped and nothing is
-// delivered twice. No offsets are committed: the empty group disappears
-// when the consumer leaves.
+// own, positioned by hand. kafkajs has no manual partition assignment, so
+// the group is only a vehicle: with one member it is handed the one
+// partition at once.
+//
+// Every consumer gets a group id never used before. A group the broker
+// remembers a member of (a consumer that crashed without leaving, because
+// the broker went away; a restarted broker reloads its groups, members
+// included) makes a newcomer wait until that member's session times out.
+// kafkajs restarts a crashed consumer in its group, as a new member: after
+// a broker restart it waited out the old member (30 s by default). So a
+// consumer kafkajs gives up on is not restarted but replaced, in a new group.
+//
+// Every join seeks to the offset after the last frame delivered (at first:
+// the topic's end when the node started), so nothing sent after start()
+// resolves is skipped and nothing is delivered twice. No offsets are
+// committed: an empty group disappears when the broker expires it.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@raftbus/core';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { KafkaConsumerOptions } from './options.js';
 import { PARTITION } from './topic-name.js';
 import { bounded, errorText } from './util.js';
 
-/** start() gives up when the consumer has not joined its group by then (kafkajs retries meanwhile). */
+/** start() gives up when no consumer has joined its group by then (consumers that fail meanwhile are replaced). */
 const JOIN_TIMEOUT_MS = 30_000;
-/** Delays before replacing a consumer that kafkajs gave up on. */
-const RESTART_DELAYS_MS = [500, 1_000, 2_000, 5_000, 10_000] as const;
+/** Delays before replacing a consumer that failed, by consecutive failure: a broker that is back is found within seconds. */
+const RESTART_DELAYS_MS = [100, 500, 1_000, 2_000] as const;
 
 export class TopicReceiver {
   private consumer: Consumer | undefined;
@@ -31,6 +40,7 @@ export class TopicReceiver {
     private next: bigint,
     private readonly deliver: (frame: Uint8Array) => void,
     private readonly log: () => Logger,
+    private readonly settings: Required<KafkaConsumerOptions>,
   ) {}
 
   async stop(): Promise<void> {
@@ -42,20 +52,43 @@ export class TopicReceiver {
   }
 
   /**
-   * Starts a consumer; resolves once it has joined its group and will fetch
-   * from `next` (kafkajs restarts it meanwhile after retriable errors, e.g. a
-   * coordinator still loading), rejects when it cannot.
+   * Resolves once a consumer has joined its group and will fetch from
+   * `next`. A consumer that fails with a retriable error first (a
+   * coordinator still loading, a broker not answering yet) is replaced;
+   * rejects on any other error, or when none has joined within JOIN_TIMEOUT_MS.
    */
   async start(): Promise<void> {
+    const deadline = Date.now() + JOIN_TIMEOUT_MS;
+    for (let failures = 0; ; failures++) {
+      try {
+        await this.launch(deadline);
+        return;
+      } catch (e) {
+        const delay = restartDelay(failures);
+        if (this.stopped || !isRetriable(e) || Date.now() + delay >= deadline) throw e;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        // stop() came meanwhile: nothing to start.
+        if (this.stopped) return;
+      }
+    }
+  }
+
+  /** Starts a consumer in a new group; resolves once it has joined, rejects if it fails first. */
+  private async launch(joinBy: number): Promise<void> {
     const consumer = this.kafka.consumer({
       groupId: `${this.topic}.${randomUUID()}`,
       allowAutoTopicCreation: false,
       // Raft's round trips are milliseconds: answer a fetch as soon as one frame is there.
       minBytes: 1,
       maxWaitTimeInMs: 50,
+      sessionTimeout: this.settings.sessionTimeout,
+      heartbeatInterval: this.settings.heartbeatInterval,
+      rebalanceTimeout: this.settings.rebalanceTimeout,
+      // A consumer kafkajs gives up on is replaced, never restarted in its group.
+      retry: { ...this.settings.retry, restartOnFailure: () => Promise.resolve(false) },
     });
     this.consumer = consumer;
-    let starting = true;
+    let joinedOnce = false;
     let joined!: () => void;
     let failed!: (error: unknown) => void;
     const join = new Promise<void>((resolve, reject) => {
@@ -66,35 +99,32 @@ export class TopicReceiver {
     join.catch(() => undefined);
     const timer = setTimeout(
       () => failed(new Error(`kafka: the consumer of ${this.topic} did not join its group within ${JOIN_TIMEOUT_MS} ms`)),
-      JOIN_TIMEOUT_MS,
+      Math.max(0, joinBy - Date.now()),
     );
+    // Also on kafkajs's rejoins within the group (a rebalance): seek again.
     consumer.on(consumer.events.GROUP_JOIN, () => {
       try {
         consumer.seek({ topic: this.topic, partition: PARTITION, offset: this.next.toString() });
+        joinedOnce = true;
         joined();
       } catch (e) {
         failed(e);
       }
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (starting) {
-        if (!payload.restart) failed(payload.error);
+      if (!joinedOnce) {
+        failed(payload.error);
         return;
       }
       if (this.stopped || this.consumer !== consumer) return;
-      // kafkajs restarts a consumer after a retriable error itself (its
-      // rejoin seeks back to `next`); after any other, we replace it.
-      this.log().warning(
-        `kafka: consumer of ${this.topic} crashed: ${errorText(payload.error)}; ${payload.restart ? 'kafkajs restarts it' : 'replacing it'}`,
-      );
-      if (!payload.restart) this.scheduleRestart();
+      this.log().warning(`kafka: consumer of ${this.topic} crashed: ${errorText(payload.error)}; replacing it`);
+      this.scheduleRestart();
     });
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [this.topic], fromBeginning: false });
       await consumer.run({ autoCommit: false, eachBatch: (payload) => this.eachBatch(payload) });
       await join;
-      starting = false;
     } catch (e) {
       if (this.consumer === consumer) this.consumer = undefined;
       await bounded(consumer.disconnect()).catch(() => undefined);
@@ -107,6 +137,11 @@ export class TopicReceiver {
   }
 
   private async eachBatch({ batch, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    // The partition ends below what was delivered: its log was truncated
+    // (a leader failover lost frames acked by one replica only) or the
+    // topic made anew, and offsets are used again. Deliver from here.
+    const first = batch.messages[0];
+    if (first !== undefined && BigInt(batch.highWatermark) < this.next) this.next = BigInt(first.offset);
     for (const record of batch.messages) {
       if (!isRunning() || isStale()) return;
       const offset = BigInt(record.offset);
@@ -125,7 +160,7 @@ export class TopicReceiver {
 
   private scheduleRestart(): void {
     if (this.stopped || this.restartTimer !== undefined) return;
-    const delay = RESTART_DELAYS_MS[Math.min(this.restarts, RESTART_DELAYS_MS.length - 1)];
+    const delay = restartDelay(this.restarts);
     this.restarts++;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
@@ -133,14 +168,14 @@ export class TopicReceiver {
     }, delay);
   }
 
-  /** Never rejects. */
+  /** Replaces the consumer with one in a new group. Never rejects. */
   private async restart(): Promise<void> {
     const old = this.consumer;
     this.consumer = undefined;
     if (old !== undefined) await bounded(old.disconnect()).catch(() => undefined);
     if (this.stopped) return;
     try {
-      await this.start();
+      await this.launch(Date.now() + JOIN_TIMEOUT_MS);
       this.restarts = 0;
       this.log().warning(`kafka: consumer of ${this.topic} replaced, reading from offset ${this.next}`);
     } catch (e) {
@@ -148,4 +183,17 @@ export class TopicReceiver {
       this.scheduleRestart();
     }
   }
+}
+
+function restartDelay(failures: number): number {
+  return RESTART_DELAYS_MS[Math.min(failures, RESTART_DELAYS_MS.length - 1)]!;
+}
+
+/** kafkajs's own rule for restarting a crashed consumer: its retries ran out, or the root cause is retriable. */
+function isRetriable(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  if (e.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  let cause: unknown = e;
+  for (let depth = 0; cause instanceof Error && cause.cause instanceof Error && depth < 8; depth++) cause = cause.cause;
+  return (cause as { retriable?: unknown }).retriable === true;
 }

@@ -16,7 +16,7 @@ import {
 import { waitFor } from '@raftbus/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_FRAME_BYTES, KafkaTransport, topicName, type KafkaTransportOptions } from '../src/index.js';
+import { DEFAULT_CONSUMER_OPTIONS, DEFAULT_MAX_FRAME_BYTES, KafkaTransport, topicName, type KafkaTransportOptions } from '../src/index.js';
 import { deleteTopics, describeWithKafka } from './kafka-server.js';
 
 describe('topic names', () => {
@@ -65,6 +65,18 @@ describe('options', () => {
     expect(() => new KafkaTransport({ kafka, topicPrefix: 'no spaces' })).toThrow(ErrInvalidConfig);
     expect(() => new KafkaTransport({ kafka, maxFrameBytes: Number.POSITIVE_INFINITY })).toThrow(ErrInvalidConfig);
     expect(() => new KafkaTransport({ kafka, replicationFactor: 0 })).toThrow(ErrInvalidConfig);
+  });
+
+  it('check the consumer settings, which kafkajs would only refuse at start()', () => {
+    const kafka = new Kafka({ brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING });
+    expect(() => new KafkaTransport({ kafka, consumer: { sessionTimeout: 6_000, heartbeatInterval: 2_000 } })).not.toThrow();
+    expect(() => new KafkaTransport({ kafka, consumer: { heartbeatInterval: 10_000 } })).toThrow(/below consumer.sessionTimeout/);
+    expect(() => new KafkaTransport({ kafka, consumer: { sessionTimeout: 2_000 } })).toThrow(/below consumer.sessionTimeout/);
+    expect(() => new KafkaTransport({ kafka, consumer: { rebalanceTimeout: 0 } })).toThrow(ErrInvalidConfig);
+    expect(() => new KafkaTransport({ kafka, consumer: { sessionTimeout: Number.NaN } })).toThrow(ErrInvalidConfig);
+    expect(DEFAULT_CONSUMER_OPTIONS.heartbeatInterval).toBeLessThan(DEFAULT_CONSUMER_OPTIONS.sessionTimeout);
+    // Within the broker's default group.min.session.timeout.ms (6 s) and group.max.session.timeout.ms (30 min).
+    expect(DEFAULT_CONSUMER_OPTIONS.sessionTimeout).toBeGreaterThanOrEqual(6_000);
   });
 
   it('start() rejects when no broker answers, leaves nothing running, and the transport can start again', async () => {
@@ -219,6 +231,37 @@ describeWithKafka('KafkaTransport on a broker', (brokers) => {
     expect(again.inbox.map((m) => m.commit)).toEqual([2]);
     expect(first.inbox).toEqual([]);
   });
+
+  it('delivers again when its topic is deleted and made anew under it, with offsets starting over', async () => {
+    const c = cluster();
+    const [a, b] = [await node(c, 1), await node(c, 2)];
+    const heartbeat = (commit: number) => newMessage({ type: MessageType.MsgHeartbeat, from: 1, to: 2, term: 1, commit });
+    // Node 2 reads on from offset 200 ...
+    for (let i = 1; i <= 200; i++) a.transport.send([heartbeat(i)]);
+    await waitFor(() => b.inbox.length >= 200, 20_000, 'the first 200 heartbeats');
+    // ... of a topic that goes and comes back empty (as after losing the broker's data).
+    const topic = topicName('raftbus', c, 2);
+    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    let n = 200;
+    const beat = setInterval(() => a.transport.send([heartbeat(++n)]), 100);
+    try {
+      await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
+      await waitFor(
+        async () => (await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }).catch(() => false)) === true,
+        20_000,
+        'the topic made anew',
+      );
+      // Fewer than 200 records reach the new topic before this deadline: the
+      // receiver must not wait for offset 200 to come round again.
+      await waitFor(() => b.inbox.some((m) => m.commit > 200), 15_000, 'a heartbeat on the new topic');
+    } finally {
+      clearInterval(beat);
+      await admin.disconnect();
+    }
+    const commits = b.inbox.map((m) => m.commit);
+    expect(commits).toEqual([...commits].sort((x, y) => x - y));
+  }, 60_000);
 
   it("uses a kafkajs client the application owns, and stop() leaves it usable", async () => {
     const kafka = new Kafka({ brokers, clientId: 'app', logLevel: logLevel.NOTHING });
