@@ -52,3 +52,30 @@ export class ErrStopped extends RaftError {
     if (cause !== undefined) this.cause = cause;
   }
 }
+
+/** A request made before start(): nothing was queued. */
+export class ErrNotStarted extends RaftError {
+  constructor() {
+    super('raft node is not started; call start() first');
+  }
+}
+
+/** start() on a node that was started or stopped already: a RaftNode starts once. */
+export class ErrAlreadyStarted extends RaftError {}
+
+/** An argument no request can be made of (an id that is not a positive safe integer, data that is not bytes, …). */
+export class ErrInvalidArgument extends RaftError {}
+
+/**
+ * A membership change or transfer names a node that is not in the
+ * membership as this node knows it (a follower may not have applied a recent
+ * change yet: retry there later, or ask the leader). Nothing entered the log.
+ */
+export class ErrUnknownPeer extends ErrProposalDropped {
+  constructor(
+    readonly peer: number,
+    what: string,
+  ) {
+    super(`node ${peer} ${what}`);
+  }
+}

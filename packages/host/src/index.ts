@@ -8,5 +8,15 @@ export {
 } from './raft-node.js';
 export { type RaftNodeOptions, type SnapshotPolicy } from './options.js';
 export { type RaftNodeEvents, type Role } from './events.js';
-export { ErrNotLeader, ErrBackpressure, ErrProposalTimeout, ErrStopped, type Operation } from './errors.js';
+export {
+  ErrNotLeader,
+  ErrBackpressure,
+  ErrProposalTimeout,
+  ErrStopped,
+  ErrNotStarted,
+  ErrAlreadyStarted,
+  ErrInvalidArgument,
+  ErrUnknownPeer,
+  type Operation,
+} from './errors.js';
 export { ENVELOPE_BYTES, ENVELOPE_VERSION, encodeEnvelope, decodeEnvelope, type RequestId } from './envelope.js';

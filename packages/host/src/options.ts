@@ -114,7 +114,92 @@ function positive(name: string, v: number | undefined, dflt: number): number {
   return v;
 }
 
+// ---------------------------------------------------------------- validation
+// Everything the host or raft would otherwise misread (a string id, a
+// fractional count, `readOnly: 'fast'` silently meaning 'safe') or fail on
+// only at start() or later (raft's own config checks, a missing transport)
+// is refused here, at construction, with a message naming the option.
+
+/** setInterval's largest delay; anything larger fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function invalid(message: string): never {
+  throw new ErrInvalidConfig(message);
+}
+
+function isNodeId(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) > 0;
+}
+
+/** A whole count: a safe integer of at least `min`, or Infinity when `infinite`. */
+function isCount(v: unknown, min: number, infinite: boolean): boolean {
+  return typeof v === 'number' && ((infinite && v === Number.POSITIVE_INFINITY) || (Number.isSafeInteger(v) && v >= min));
+}
+
+function checkCount(name: string, v: unknown, min: number, infinite: boolean): void {
+  if (v !== undefined && !isCount(v, min, infinite)) {
+    invalid(`${name} must be an integer >= ${min}${infinite ? ' (or Infinity)' : ''}, got ${String(v)}`);
+  }
+}
+
+function checkMethods(name: string, v: unknown, methods: readonly string[]): void {
+  if (typeof v !== 'object' || v === null) invalid(`${name} is required`);
+  for (const m of methods) {
+    if (typeof (v as Record<string, unknown>)[m] !== 'function') invalid(`${name} has no ${m}() method`);
+  }
+}
+
+function validateOptions(o: RaftNodeOptions<unknown>): void {
+  if (typeof o !== 'object' || o === null) invalid('options are required');
+  if (!isNodeId(o.id)) invalid(`id must be a positive safe integer, got ${String(o.id)}`);
+  if (o.peers !== undefined) {
+    if (!Array.isArray(o.peers)) invalid('peers must be an array of ids or { id, context }');
+    const seen = new Set<number>();
+    for (const p of o.peers) {
+      const id: unknown = typeof p === 'object' && p !== null ? p.id : p;
+      if (!isNodeId(id)) invalid(`peers: ${String(id)} is not a positive safe integer id`);
+      if (seen.has(id)) invalid(`peers: node ${id} is listed twice`);
+      seen.add(id);
+      const context: unknown = typeof p === 'object' && p !== null ? p.context : undefined;
+      if (context !== undefined && !(context instanceof Uint8Array)) invalid(`peers: the context of node ${id} must be a Uint8Array`);
+    }
+  }
+  checkMethods('transport', o.transport, ['start', 'send', 'stop']);
+  checkMethods('storage', o.storage, ['open', 'save', 'close']);
+  checkMethods('stateMachine', o.stateMachine, ['apply']);
+  if (o.tickMs !== undefined && !(typeof o.tickMs === 'number' && o.tickMs > 0 && o.tickMs <= MAX_TIMER_MS)) {
+    invalid(`tickMs must be a positive number of milliseconds up to ${MAX_TIMER_MS}, got ${String(o.tickMs)}`);
+  }
+  checkCount('heartbeatTick', o.heartbeatTick, 1, false);
+  checkCount('electionTick', o.electionTick, 1, false);
+  const heartbeatTick = o.heartbeatTick ?? 1;
+  const electionTick = o.electionTick ?? 10;
+  if (electionTick <= heartbeatTick) invalid(`electionTick (${electionTick}) must be greater than heartbeatTick (${heartbeatTick})`);
+  checkCount('maxInflightMsgs', o.maxInflightMsgs, 1, false);
+  checkCount('maxSizePerMsg', o.maxSizePerMsg, 0, true);
+  checkCount('maxUncommittedEntriesSize', o.maxUncommittedEntriesSize, 0, true);
+  checkCount('maxPendingProposals', o.maxPendingProposals, 1, true);
+  checkCount('maxPendingBytes', o.maxPendingBytes, 1, true);
+  if (o.proposalTimeoutMs !== undefined && !(typeof o.proposalTimeoutMs === 'number' && o.proposalTimeoutMs > 0)) {
+    invalid(`proposalTimeoutMs must be positive, got ${String(o.proposalTimeoutMs)}`);
+  }
+  if (o.readOnly !== undefined && o.readOnly !== 'safe' && o.readOnly !== 'lease') invalid(`readOnly must be 'safe' or 'lease', got ${String(o.readOnly)}`);
+  if (o.readOnly === 'lease' && o.checkQuorum === false) invalid("readOnly 'lease' needs checkQuorum (a leader must know when its lease ran out)");
+  for (const k of ['preVote', 'checkQuorum', 'disableProposalForwarding', 'asyncStorageWrites'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') invalid(`${k} must be a boolean, got ${String(o[k])}`);
+  }
+  if (o.snapshot !== undefined && o.snapshot !== false) {
+    if (typeof o.snapshot !== 'object' || o.snapshot === null) invalid(`snapshot must be a policy object or false, got ${String(o.snapshot)}`);
+    checkCount('snapshot.entries', o.snapshot.entries, 1, true);
+    checkCount('snapshot.bytes', o.snapshot.bytes, 1, true);
+    checkCount('snapshot.catchUpEntries', o.snapshot.catchUpEntries, 0, false);
+  }
+  if (o.randomInt !== undefined && typeof o.randomInt !== 'function') invalid('randomInt must be a function');
+  if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.error !== 'function')) invalid('logger must be a Logger');
+}
+
 export function resolveOptions<Result>(o: RaftNodeOptions<Result>): ResolvedOptions<Result> {
+  validateOptions(o as RaftNodeOptions<unknown>);
   if (typeof o.clusterId !== 'string' || o.clusterId === '') throw new ErrInvalidConfig('clusterId must be a non-empty string');
   const logger = o.logger ?? getLogger();
   const maxSizePerMsg = o.maxSizePerMsg ?? MiB;
