@@ -27,9 +27,18 @@
 // worker applies each MsgStorageApply's entries and steps its response back.
 // Raft hands out committed entries only once they are durable here, and none
 // after a snapshot until that snapshot is, so restores precede later applies.
+//
+// Snapshots move as chunks when the state machine can stream them
+// (snapshotChunks/restoreChunks): its chunks go straight into
+// storage.createSnapshot, and at startup the storage's chunks go straight
+// into restoreChunks, so neither path holds a whole snapshot. A leader's
+// snapshot arrives whole inside MsgSnap (raft's design, as etcd's); it is
+// saved, then restored from memory.
 import {
   ConfChangeTransition,
   ConfChangeType,
+  chunksOf,
+  concatChunks,
   decodeConfChange,
   decodeConfChangeV2,
   EMPTY_BYTES,
@@ -68,7 +77,17 @@ import {
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { decodeEnvelope, encodeEnvelope, type RequestId } from './envelope.js';
-import { ErrBackpressure, ErrNotLeader, ErrProposalTimeout, ErrStopped, type Operation } from './errors.js';
+import { badNodeId, checkChanges, notAVoter, unknownPeer } from './api-guards.js';
+import {
+  ErrAlreadyStarted,
+  ErrBackpressure,
+  ErrInvalidArgument,
+  ErrNotLeader,
+  ErrNotStarted,
+  ErrProposalTimeout,
+  ErrStopped,
+  type Operation,
+} from './errors.js';
 import { Emitter, type RaftNodeEvents, type Role } from './events.js';
 import { resolveOptions, type RaftNodeOptions, type ResolvedOptions } from './options.js';
 import { Requests } from './requests.js';
@@ -224,7 +243,7 @@ export class RaftNode<Result = unknown> {
    * A node starts once; to restart, make a new RaftNode on the same storage.
    */
   start(): Promise<void> {
-    if (this.state !== 'new') return Promise.reject(new Error(`raft node ${this.id} cannot start: it is ${this.state}`));
+    if (this.state !== 'new') return Promise.reject(new ErrAlreadyStarted(`raft node ${this.id} cannot start: it is ${this.state}`));
     this.state = 'starting';
     this.starting = this.open().then(
       () => {
@@ -249,10 +268,11 @@ export class RaftNode<Result = unknown> {
     const fresh = storage.lastIndex() === 0 && isEmptyHardState(hardState);
     this.confState = confState;
     if (!fresh) {
-      const snap = storage.snapshot();
-      if (snap.metadata.index > 0) {
-        await stateMachine.restore(snap.data);
-        this.applied = this.snapshotIndex = snap.metadata.index;
+      // Streamed from storage (a large snapshot may not be in its memory).
+      const stored = storage.readSnapshotChunks();
+      if (stored.metadata.index > 0) {
+        await this.restoreStateMachine(stored);
+        this.applied = this.snapshotIndex = stored.metadata.index;
       }
     }
     // Raft hands out the committed entries after `applied` again: the state
@@ -348,6 +368,7 @@ export class RaftNode<Result = unknown> {
    * commits it. Only the applied entry, recognised by its header, settles it.
    */
   propose(data: Uint8Array): Promise<Result> {
+    if (!(data instanceof Uint8Array)) return Promise.reject(new ErrInvalidArgument(`propose: data must be a Uint8Array, got ${typeof data}`));
     return this.request<Result>('propose', data.length, (seq) => {
       this.proposals.push({ seq, data: this.envelope(this.id, data, seq) });
     });
@@ -360,28 +381,30 @@ export class RaftNode<Result = unknown> {
    * Reads of one turn share one ReadIndex request.
    */
   read<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(new ErrInvalidArgument(`read: fn must be a function, got ${typeof fn}`));
     return this.request<T>('read', 0, (seq) => {
       this.reads.push({ seq, fn });
     });
   }
 
   /** Adds a voter; `context` (e.g. its address) reaches every node's membershipChange event. */
-  addVoter(id: number, context?: Uint8Array): Promise<ConfState> {
-    return this.changeMembership([{ type: ConfChangeType.ConfChangeAddNode, nodeId: id }], context);
+  addVoter(id: number, context: Uint8Array = EMPTY_BYTES): Promise<ConfState> {
+    return this.membership('addVoter', [{ type: ConfChangeType.ConfChangeAddNode, nodeId: id }], context);
   }
 
   /** Adds a learner: it receives the log but does not vote. */
-  addLearner(id: number, context?: Uint8Array): Promise<ConfState> {
-    return this.changeMembership([{ type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: id }], context);
+  addLearner(id: number, context: Uint8Array = EMPTY_BYTES): Promise<ConfState> {
+    return this.membership('addLearner', [{ type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: id }], context);
   }
 
-  /** Makes a learner a voter. */
+  /** Makes a learner a voter. Rejects with ErrUnknownPeer for a node that is no member here. */
   promote(id: number): Promise<ConfState> {
-    return this.changeMembership([{ type: ConfChangeType.ConfChangeAddNode, nodeId: id }]);
+    return this.membership('promote', [{ type: ConfChangeType.ConfChangeAddNode, nodeId: id }], EMPTY_BYTES, true);
   }
 
+  /** Rejects with ErrUnknownPeer for a node that is no member here (raft would make it a silent no-op). */
   removeNode(id: number): Promise<ConfState> {
-    return this.changeMembership([{ type: ConfChangeType.ConfChangeRemoveNode, nodeId: id }]);
+    return this.membership('removeNode', [{ type: ConfChangeType.ConfChangeRemoveNode, nodeId: id }], EMPTY_BYTES);
   }
 
   /**
@@ -394,14 +417,24 @@ export class RaftNode<Result = unknown> {
    * the leader's refusal cannot be seen there and shows as ErrProposalTimeout.
    */
   changeMembership(changes: ConfChangeSingle[], context: Uint8Array = EMPTY_BYTES): Promise<ConfState> {
-    if (changes.length === 0) return Promise.reject(new RangeError('changeMembership needs at least one change'));
+    return this.membership('changeMembership', changes, context);
+  }
+
+  /** Invalid arguments are refused at once (ErrInvalidArgument); unknown members in the loop, against raft's config (ErrUnknownPeer). */
+  private membership(caller: string, requested: ConfChangeSingle[], context: Uint8Array, promoting = false): Promise<ConfState> {
+    const changes = checkChanges(caller, requested, context);
+    if (changes instanceof ErrInvalidArgument) return Promise.reject(changes);
     return this.request<ConfState>('confChange', context.length, (seq) => {
       const cc = newConfChangeV2({
         transition: ConfChangeTransition.ConfChangeTransitionAuto,
         changes,
         context: this.envelope(this.id, context, seq),
       });
-      this.inbox.push(() => this.proposeConfChange(seq, cc));
+      this.inbox.push(() => {
+        const unknown = unknownPeer(this.raw!.status().config, changes, promoting);
+        if (unknown !== undefined) this.settle(seq, unknown);
+        else this.proposeConfChange(seq, cc);
+      });
     });
   }
 
@@ -411,11 +444,15 @@ export class RaftNode<Result = unknown> {
    * time (raft gives up a transfer after an election timeout).
    */
   transferLeadership(to: number): Promise<void> {
+    const bad = badNodeId('transferLeadership', to);
+    if (bad !== undefined) return Promise.reject(bad);
     return this.request<void>('transferLeadership', 0, (seq) => {
       this.transfers.push({ seq, to });
       this.inbox.push(() => {
         const lead = this.raw!.basicStatus().softState.lead;
-        if (lead === None) this.settle(seq, new ErrNotLeader(undefined));
+        const unknown = notAVoter(this.raw!.status().config, to);
+        if (unknown !== undefined) this.settle(seq, unknown);
+        else if (lead === None) this.settle(seq, new ErrNotLeader(undefined));
         else if (lead === to) this.settle(seq, undefined);
         else this.raw!.transferLeader(to);
       });
@@ -427,6 +464,7 @@ export class RaftNode<Result = unknown> {
    * loop's queue, and wakes the loop.
    */
   private request<T>(operation: Operation, bytes: number, queue: (seq: number) => void): Promise<T> {
+    if (this.state === 'new') return Promise.reject(new ErrNotStarted());
     if (this.state !== 'running' && this.state !== 'starting') return Promise.reject(new ErrStopped(this.failure));
     const { count, bytes: pendingBytes } = this.requests;
     // Like raft's uncommitted-size limit, one request alone may exceed the byte limit.
@@ -796,8 +834,17 @@ export class RaftNode<Result = unknown> {
     }
   }
 
+  /** Restores the state machine from chunks: streamed into restoreChunks(), or joined for restore(). */
+  private async restoreStateMachine(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const { stateMachine } = this.opts;
+    if (stateMachine.restoreChunks !== undefined) await stateMachine.restoreChunks(chunks);
+    else await stateMachine.restore(await concatChunks(chunks));
+  }
+
   private async installSnapshot(snap: Snapshot): Promise<void> {
-    await this.opts.stateMachine.restore(snap.data);
+    const { stateMachine } = this.opts;
+    if (stateMachine.restoreChunks !== undefined) await stateMachine.restoreChunks(chunksOf(snap.data));
+    else await stateMachine.restore(snap.data);
     this.applied = this.snapshotIndex = snap.metadata.index;
     this.bytesSinceSnapshot = 0;
     this.confState = snap.metadata.confState;
@@ -901,10 +948,10 @@ export class RaftNode<Result = unknown> {
     const index = this.applied;
     // Between two Readys (with asyncStorageWrites: between two turns of the
     // apply worker, which runs this) nothing is applied, so the state is
-    // exactly as of `index`.
-    const data = await stateMachine.snapshot();
+    // exactly as of `index`, while its chunks stream into the storage too.
     try {
-      await storage.createSnapshot(index, this.confState, data);
+      if (stateMachine.snapshotChunks !== undefined) await storage.createSnapshot(index, this.confState, stateMachine.snapshotChunks());
+      else await storage.createSnapshot(index, this.confState, await stateMachine.snapshot());
     } catch (e) {
       // With asyncStorageWrites a leader's snapshot, saved by the append
       // worker, may overtake ours (ErrSnapOutOfDate, ErrCompacted): it will

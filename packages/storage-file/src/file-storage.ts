@@ -10,6 +10,10 @@
 // write at call time, and puts a write in memory only once it is durable.
 // This class makes writes durable: one queue in call order, written to the
 // WAL and fsynced in batches.
+//
+// A snapshot's data is written to its file as it comes, and kept in memory
+// only up to residentSnapshotBytes; a larger one is read back from its file
+// when needed (MemoryBackedStorage loads it when raft asks for it to send).
 import { dirname, join, resolve } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import {
@@ -17,10 +21,13 @@ import {
   MemoryStorage,
   getLogger,
   newSnapshot,
+  EMPTY_BYTES,
+  ErrInvalidConfig,
   type DurableStorageCapabilities,
   type Logger,
   type PersistBatch,
   type Snapshot,
+  type SnapshotMetadata,
   encodeEntry,
   encodeHardState,
 } from '@raftbus/core';
@@ -33,16 +40,20 @@ import {
 } from './errors.js';
 import { isErrno, nodeFs, syncDir, writeFully, type FileStorageFs } from './fs.js';
 import { DirLock } from './lock.js';
+import { checkFileStorageOptions } from './options.js';
 import { Replay } from './replay.js';
 import {
   BROKEN_SUFFIX,
   SNAP_DIR,
+  SnapshotSourceError,
   TMP_SUFFIX,
+  checkSnapshotFile,
   newestFirst,
   parseSnapName,
-  readSnapshotFile,
   snapName,
+  snapshotFileChunks,
   writeSnapshotFile,
+  writeSnapshotStream,
   type SnapName,
 } from './snap.js';
 import {
@@ -85,6 +96,15 @@ export interface FileStorageOptions {
   logger?: Logger;
   /** The file-system calls to use (tests count or fail fsyncs through it). Default node:fs/promises. */
   fs?: FileStorageFs;
+  /**
+   * Snapshots whose data is at most this many bytes are also kept in memory,
+   * so raft's snapshot() answers at once. A larger one is kept only in its
+   * file: readSnapshotChunks() streams it from there, and snapshot() loads it
+   * in the background, throwing ErrSnapshotTemporarilyUnavailable meanwhile
+   * (raft's leader retries later), and caches it while raft keeps asking.
+   * 0 keeps none in memory. Default 1 MiB.
+   */
+  residentSnapshotBytes?: number;
 }
 
 /** What open() found and did, for logs and tests. */
@@ -103,6 +123,7 @@ export interface RecoveryReport {
 }
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const DEFAULT_RESIDENT_SNAPSHOT_BYTES = 1024 * 1024;
 /** Snapshot files kept: the newest, and one to fall back to if it is damaged. */
 const SNAPSHOTS_KEPT = 2;
 
@@ -149,6 +170,7 @@ export class FileStorage extends MemoryBackedStorage {
 
   constructor(options: FileStorageOptions) {
     super();
+    checkFileStorageOptions(options);
     this.dir = resolve(options.dir);
     this.walDir = join(this.dir, WAL_DIR);
     this.snapDir = join(this.dir, SNAP_DIR);
@@ -159,6 +181,8 @@ export class FileStorage extends MemoryBackedStorage {
     if (this.syncMode !== 'always' && this.syncMode !== 'batch') throw new RangeError(`unknown sync mode ${String(this.syncMode)}`);
     this.noSync = options.unsafeNoSync === true;
     this.capabilities = { durable: !this.noSync };
+    this.residentSnapshotBytes = options.residentSnapshotBytes ?? DEFAULT_RESIDENT_SNAPSHOT_BYTES;
+    if (!(typeof this.residentSnapshotBytes === 'number' && this.residentSnapshotBytes >= 0)) throw new ErrInvalidConfig(`FileStorage: residentSnapshotBytes must be a number >= 0, got ${String(this.residentSnapshotBytes)}`);
     this.loggerOption = options.logger;
   }
 
@@ -211,6 +235,40 @@ export class FileStorage extends MemoryBackedStorage {
       });
       await this.purgeSnapshots();
     });
+  }
+
+  /**
+   * As persistSnapshot, the data streamed into the file as it comes. An
+   * error of the chunks' producer removes the temp file and rejects with
+   * that error; the storage stays usable.
+   */
+  protected override persistSnapshotChunks(
+    metadata: SnapshotMetadata,
+    chunks: AsyncIterable<Uint8Array>,
+    apply: (kept: Uint8Array | undefined) => void,
+  ): Promise<void> {
+    return this.track(async () => {
+      let kept: Uint8Array | undefined;
+      try {
+        ({ kept } = await writeSnapshotStream(this.fs, this.snapDir, metadata, chunks, !this.noSync, this.residentSnapshotBytes));
+      } catch (e) {
+        if (e instanceof SnapshotSourceError) throw e.cause;
+        throw this.fail(e);
+      }
+      if (this.failure) throw this.failure;
+      await this.enqueue({
+        records: [{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(metadata) }],
+        maxIndex: 0,
+        apply: () => apply(kept),
+      });
+      await this.purgeSnapshots();
+    });
+  }
+
+  /** The data of the snapshot `metadata`, from its file, checked against its checksum as it streams. */
+  protected override readStoredSnapshot(metadata: SnapshotMetadata): AsyncIterable<Uint8Array> {
+    const name = snapName(metadata.term, metadata.index);
+    return snapshotFileChunks(this.fs, join(this.snapDir, name), { name, term: metadata.term, index: metadata.index });
   }
 
   /**
@@ -378,14 +436,18 @@ export class FileStorage extends MemoryBackedStorage {
     // createSnapshot that never completed (the record is written after the
     // file): it was never acknowledged.
     for (const s of snaps) if (!isAcked(s)) removed.push(join(this.snapDir, s.name));
+    // Each file is read through to check its checksum; only a small one's
+    // data is kept (residentSnapshotBytes), a larger one is read again when needed.
     let chosen: Snapshot = newSnapshot();
     let chosenName: string | undefined;
+    let dataInFile = false;
     const broken: { name: string; reason: string }[] = [];
     for (const s of snaps.filter(isAcked)) {
-      const read = await readSnapshotFile(fs, join(this.snapDir, s.name), s);
+      const read = await checkSnapshotFile(fs, join(this.snapDir, s.name), s, this.residentSnapshotBytes);
       if (read.ok) {
-        chosen = read.snapshot;
+        chosen = { data: read.data ?? EMPTY_BYTES, metadata: read.metadata };
         chosenName = s.name;
+        dataInFile = read.data === undefined;
         break;
       }
       broken.push({ name: s.name, reason: read.reason });
@@ -464,7 +526,7 @@ export class FileStorage extends MemoryBackedStorage {
     }
     if ((broken.length > 0 || removed.length > 0) && !this.noSync) await syncDir(fs, this.snapDir);
 
-    this.restore(mem, F);
+    this.restore(mem, F, dataInFile);
     this.segments = kept;
     this.nextBatchSeq = nextSeq ?? 1;
     // Always a fresh segment: its head batch restates the state just

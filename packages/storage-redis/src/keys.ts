@@ -6,11 +6,28 @@ export interface StorageKeys {
   log: string;
   /** String: the HardState (raftpb bytes). */
   hardState: string;
-  /** String: the newest Snapshot, metadata and data (raftpb bytes). */
+  /**
+   * String: the newest Snapshot (raftpb bytes), its metadata only; its data
+   * is under snapshotDataKey(). (Older versions wrote the data inline; such
+   * a value is still read.)
+   */
   snapshot: string;
 }
 
 export function storageKeys(clusterId: string, nodeId: number): StorageKeys {
   const node = `raftbus:{${clusterId}}:node:${nodeId}`;
   return { log: `${node}:log`, hardState: `${node}:hardstate`, snapshot: `${node}:snapshot` };
+}
+
+/**
+ * Hash: the data of the snapshot at `index`, in pieces of at most 1 MiB:
+ * fields "0", "1", …, plus "pieces" (their count) and "bytes" (their length).
+ */
+export function snapshotDataKey(keys: StorageKeys, index: number): string {
+  return `${keys.snapshot}:${index}`;
+}
+
+/** Set: indexes of snapshots whose data is being written and not yet the newest; cleaned up on open. */
+export function snapshotsStagedKey(keys: StorageKeys): string {
+  return `${keys.snapshot}:staged`;
 }

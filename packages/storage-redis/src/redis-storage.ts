@@ -10,12 +10,27 @@
 //
 // Writes go through one queue in call order. Queued writes are committed
 // together in one MULTI/EXEC (all of them or none), one transaction at a
-// time. Each write's commands are idempotent (SET, DEL, ZREMRANGEBYSCORE +
-// ZADD), so a transaction whose reply was lost with the connection is simply
-// run again.
+// time. Each write's commands are idempotent (SET, DEL, HSET, ZREMRANGEBYSCORE
+// + ZADD), so a transaction whose reply was lost with the connection is
+// simply run again.
+//
+// A snapshot's data is stored in pieces of at most 1 MiB, in a hash of its
+// own (keys.ts). Given whole (a leader's snapshot), the pieces are written
+// in the same transaction as the metadata. Given as chunks, each piece is
+// written (HSET: idempotent, retried) as it comes into the new snapshot's
+// hash, which the queued transaction that sets the metadata then makes the
+// newest (the old hash goes in the same transaction). Data longer than
+// residentSnapshotBytes is not kept in memory: it is read back piece by
+// piece when needed.
 import {
+  EMPTY_BYTES,
+  ErrInvalidConfig,
   MemoryBackedStorage,
   MemoryStorage,
+  SNAPSHOT_CHUNK_BYTES,
+  concatChunks,
+  copyBytes,
+  rechunk,
   decodeEntry,
   decodeHardState,
   decodeSnapshot,
@@ -29,11 +44,12 @@ import {
   type Logger,
   type PersistBatch,
   type Snapshot,
+  type SnapshotMetadata,
 } from '@raftbus/core';
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import { isDurable, notDurable, readDurabilityConfig } from './durability.js';
 import { ErrCompactBeyondSnapshot, ErrCorruptStorage, ErrStorageClosed, ErrStorageFailed } from './errors.js';
-import { storageKeys, type StorageKeys } from './keys.js';
+import { snapshotDataKey, snapshotsStagedKey, storageKeys, type StorageKeys } from './keys.js';
 
 /** Where the storage's connection comes from. */
 export type RedisStorageConnectionOptions =
@@ -64,6 +80,14 @@ export type RedisStorageOptions = RedisStorageConnectionOptions & {
   acceptWeakDurability?: boolean;
   /** Where retried writes and recovery notes are reported. Default: the core's getLogger(). */
   logger?: Logger;
+  /**
+   * Snapshots whose data is at most this many bytes are also kept in memory,
+   * so raft's snapshot() answers at once. A larger one is kept only in Redis:
+   * readSnapshotChunks() streams it from there, and snapshot() loads it in
+   * the background, throwing ErrSnapshotTemporarilyUnavailable meanwhile
+   * (raft's leader retries later). 0 keeps none in memory. Default 1 MiB.
+   */
+  residentSnapshotBytes?: number;
 };
 
 interface Write {
@@ -75,6 +99,9 @@ interface Write {
   reject(error: unknown): void;
 }
 
+const DEFAULT_RESIDENT_SNAPSHOT_BYTES = 1024 * 1024;
+/** Snapshot data is stored in pieces of this size (the last one shorter). */
+const PIECE_BYTES = SNAPSHOT_CHUNK_BYTES;
 const MIN_RETRY_MS = 50;
 const MAX_RETRY_MS = 1_000;
 /** Server replies that say "not now" rather than "no". */
@@ -87,11 +114,17 @@ export class RedisStorage extends MemoryBackedStorage {
   private redis: Redis | undefined;
   private queue: Write[] = [];
   private draining: Promise<void> | undefined;
+  /** Index of the newest snapshot written or queued: the one whose data hash a newer snapshot's write deletes. */
+  private newestSnapIndex = 0;
+  /** Snapshots being streamed into Redis by createSnapshot; close() waits for them. */
+  private streams = new Set<Promise<void>>();
 
   constructor(options: RedisStorageOptions) {
     super();
     this.options = options;
     this.keys = storageKeys(options.clusterId, options.nodeId);
+    this.residentSnapshotBytes = options.residentSnapshotBytes ?? DEFAULT_RESIDENT_SNAPSHOT_BYTES;
+    if (!(typeof this.residentSnapshotBytes === 'number' && this.residentSnapshotBytes >= 0)) throw new ErrInvalidConfig(`RedisStorage: residentSnapshotBytes must be a number >= 0, got ${String(this.residentSnapshotBytes)}`);
   }
 
   /** Whether acknowledged saves survive a crash of Redis: known once open() has resolved (false before). */
@@ -108,7 +141,7 @@ export class RedisStorage extends MemoryBackedStorage {
   protected persistBatch(batch: PersistBatch, apply: () => void): Promise<void> {
     const { snapshot, entries, hardState } = batch;
     const keys = this.keys;
-    const snapBytes = snapshot && asBuffer(encodeSnapshot(snapshot));
+    const snapWrite = snapshot && this.snapshotWrite(snapshot.metadata, { whole: snapshot.data });
     const hardStateBytes = hardState && asBuffer(encodeHardState(hardState));
     const members: (string | Buffer)[] = [];
     for (const e of entries) members.push(String(e.index), asBuffer(encodeEntry(e)));
@@ -116,7 +149,10 @@ export class RedisStorage extends MemoryBackedStorage {
     return this.enqueue({
       commands(tx) {
         // A snapshot from the leader replaces the whole log.
-        if (snapBytes !== undefined) tx.del(keys.log).set(keys.snapshot, snapBytes);
+        if (snapWrite !== undefined) {
+          tx.del(keys.log);
+          snapWrite(tx);
+        }
         if (members.length > 0) tx.zremrangebyscore(keys.log, entries[0]!.index, '+inf').zadd(keys.log, ...members);
         if (hardStateBytes !== undefined) tx.set(keys.hardState, hardStateBytes);
       },
@@ -125,9 +161,121 @@ export class RedisStorage extends MemoryBackedStorage {
   }
 
   protected persistSnapshot(snapshot: Snapshot, apply: () => void): Promise<void> {
-    const bytes = asBuffer(encodeSnapshot(snapshot));
-    const key = this.keys.snapshot;
-    return this.enqueue({ commands: (tx) => tx.set(key, bytes), apply });
+    return this.enqueue({ commands: this.snapshotWrite(snapshot.metadata, { whole: snapshot.data }), apply });
+  }
+
+  /**
+   * As persistSnapshot, the data written piece by piece as it comes, into
+   * the snapshot's own hash (listed as staged until the metadata names it).
+   */
+  protected override persistSnapshotChunks(
+    metadata: SnapshotMetadata,
+    chunks: AsyncIterable<Uint8Array>,
+    apply: (kept: Uint8Array | undefined) => void,
+  ): Promise<void> {
+    const stream = this.streamSnapshot(metadata, chunks, apply);
+    const tracked = stream.catch(() => {});
+    this.streams.add(tracked);
+    void tracked.then(() => this.streams.delete(tracked));
+    return stream;
+  }
+
+  private async streamSnapshot(
+    metadata: SnapshotMetadata,
+    chunks: AsyncIterable<Uint8Array>,
+    apply: (kept: Uint8Array | undefined) => void,
+  ): Promise<void> {
+    const { index } = metadata;
+    const dataKey = snapshotDataKey(this.keys, index);
+    const staged = snapshotsStagedKey(this.keys);
+    const redis = this.redis!;
+    const medium = <T>(attempt: () => Promise<T>): Promise<T> =>
+      this.retrying(attempt).catch((e: unknown) => {
+        throw this.fail(e);
+      });
+    // A failed earlier attempt at this index may have left pieces.
+    await medium(() => redis.sadd(staged, String(index)));
+    await medium(() => redis.del(dataKey));
+    let count = 0;
+    let bytes = 0;
+    let kept: Uint8Array[] | undefined = [];
+    const pieces = rechunk(chunks, PIECE_BYTES)[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await pieces.next();
+      } catch (e) {
+        // The state machine failed: nothing recorded; its pieces go (or on the next open).
+        await this.retrying(() => redis.multi().del(dataKey).srem(staged, String(index)).exec()).catch(() => {});
+        throw e;
+      }
+      if (next.done) break;
+      const piece = next.value;
+      await medium(() => redis.hset(dataKey, String(count), asBuffer(piece)));
+      count++;
+      bytes += piece.length;
+      if (kept !== undefined && bytes <= this.residentSnapshotBytes) kept.push(copyBytes(piece));
+      else kept = undefined;
+    }
+    if (this.failure) throw this.failure;
+    const data = kept && joinPieces(kept, bytes);
+    return this.enqueue({ commands: this.snapshotWrite(metadata, { staged: { count, bytes } }), apply: () => apply(data) });
+  }
+
+  /**
+   * The commands that make `metadata` the stored snapshot: its data's
+   * pieces (whole data: written here; staged: already written), the
+   * metadata, and the deletion of the previous snapshot's data. Called when
+   * the write is queued; a snapshot queued after a newer one (a stream that
+   * a leader's snapshot overtook) only deletes its own data.
+   */
+  private snapshotWrite(
+    metadata: SnapshotMetadata,
+    data: { whole: Uint8Array } | { staged: { count: number; bytes: number } },
+  ): (tx: ChainableCommander) => void {
+    const { index } = metadata;
+    const dataKey = snapshotDataKey(this.keys, index);
+    const staged = snapshotsStagedKey(this.keys);
+    if (index < this.newestSnapIndex) return (tx) => void tx.del(dataKey).srem(staged, String(index));
+    const previous = this.newestSnapIndex;
+    this.newestSnapIndex = index;
+    const meta = asBuffer(encodeSnapshot({ data: EMPTY_BYTES, metadata }));
+    const snapshotKey = this.keys.snapshot;
+    const previousKey = snapshotDataKey(this.keys, previous);
+    const fields: (string | Buffer)[] = [];
+    let count: number;
+    let bytes: number;
+    if ('whole' in data) {
+      const { whole } = data;
+      for (let at = 0; at < whole.length; at += PIECE_BYTES) {
+        fields.push(String(fields.length / 2), asBuffer(whole.subarray(at, Math.min(at + PIECE_BYTES, whole.length))));
+      }
+      count = fields.length / 2;
+      bytes = whole.length;
+    } else {
+      ({ count, bytes } = data.staged);
+    }
+    return (tx) => {
+      if ('whole' in data) tx.del(dataKey);
+      tx.hset(dataKey, ...fields, 'pieces', String(count), 'bytes', String(bytes));
+      if ('staged' in data) tx.srem(staged, String(index));
+      tx.set(snapshotKey, meta);
+      if (previous !== index) tx.del(previousKey);
+    };
+  }
+
+  /** The data of the stored snapshot `metadata`, piece by piece from its hash. */
+  protected override readStoredSnapshot(metadata: SnapshotMetadata): AsyncIterable<Uint8Array> {
+    return readPieces(this.redis!, snapshotDataKey(this.keys, metadata.index));
+  }
+
+  /** A connection error while loading a snapshot for raft is tried again when raft asks again; anything else fails the store. */
+  protected override snapshotLoadFailed(error: unknown): void {
+    if (isTransient(error)) {
+      this.logger.warning(`storage-redis: ${this.keys.snapshot}: could not load the snapshot (${errorMessage(error)}); retrying when raft asks again`);
+      return;
+    }
+    super.snapshotLoadFailed(error);
   }
 
   /** compact() discards the log before `index` (which the latest snapshot must cover) in memory; this, in Redis. */
@@ -172,26 +320,26 @@ export class RedisStorage extends MemoryBackedStorage {
   /** Runs the group's commands in one MULTI/EXEC; retries while Redis is unreachable (the commands are idempotent). */
   private async commit(group: readonly Write[]): Promise<void> {
     const redis = this.redis!;
-    let retryMs = 0;
-    for (;;) {
+    await this.retrying(async () => {
       const tx = redis.multi();
       for (const w of group) w.commands(tx);
-      let error: unknown;
+      await execOrThrow(tx);
+    });
+  }
+
+  /** Runs an idempotent `attempt` until it succeeds, retrying while Redis is unreachable and the store is open. */
+  private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    let retryMs = 0;
+    for (;;) {
       try {
-        const results = await tx.exec();
-        if (results === null) throw new Error('MULTI/EXEC aborted');
-        const failed = results.find(([e]) => e);
-        if (failed === undefined) {
-          if (retryMs > 0) this.logger.info(`storage-redis: ${this.keys.log}: write went through after retrying`);
-          return;
+        const result = await attempt();
+        if (retryMs > 0) this.logger.info(`storage-redis: ${this.keys.log}: write went through after retrying`);
+        return result;
+      } catch (error) {
+        if (!isTransient(error) || this.state !== 'open') throw error;
+        if (retryMs === 0) {
+          this.logger.warning(`storage-redis: ${this.keys.log}: write failed (${errorMessage(error)}); retrying until Redis is back`);
         }
-        error = failed[0];
-      } catch (e) {
-        error = e;
-      }
-      if (!isTransient(error) || this.state !== 'open') throw error;
-      if (retryMs === 0) {
-        this.logger.warning(`storage-redis: ${this.keys.log}: write failed (${errorMessage(error)}); retrying until Redis is back`);
       }
       retryMs = Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, retryMs * 2));
       await new Promise((resolve) => setTimeout(resolve, retryMs));
@@ -207,6 +355,7 @@ export class RedisStorage extends MemoryBackedStorage {
   // releases the connection it made.
 
   protected override async finishWrites(): Promise<void> {
+    while (this.streams.size > 0) await Promise.all([...this.streams]);
     while (this.draining !== undefined) await this.draining;
   }
 
@@ -259,6 +408,24 @@ export class RedisStorage extends MemoryBackedStorage {
 
     const snap = snapReply === null ? newSnapshot() : decodeOr(keys.snapshot, () => decodeSnapshot(snapReply));
     const F = snap.metadata;
+    // The data: inline (an older version's), or in its hash, loaded now if it is small enough.
+    let dataInRedis = false;
+    const dataKey = snapshotDataKey(keys, F.index);
+    if (snapReply !== null && snap.data.length === 0) {
+      const [pieces, bytes] = await redis.hmget(dataKey, 'pieces', 'bytes');
+      if (pieces !== null) {
+        if (Number(bytes) <= this.residentSnapshotBytes) snap.data = await concatChunks(readPieces(redis, dataKey));
+        else dataInRedis = true;
+      }
+    }
+    // Data of snapshots whose write never completed (or was overtaken).
+    const staged = (await redis.smembers(snapshotsStagedKey(keys))).filter((m) => m !== String(F.index));
+    if (staged.length > 0) {
+      this.logger.warning(`storage-redis: ${keys.snapshot}: removing the data of unfinished snapshot writes at ${staged.join(', ')}`);
+      const tx = redis.multi();
+      for (const m of staged) tx.del(snapshotDataKey(keys, Number(m))).srem(snapshotsStagedKey(keys), m);
+      await execOrThrow(tx);
+    }
     const log = logReply.map((member, k) => decodeOr(keys.log, () => decodeEntry(member), `member ${k}`));
     for (let k = 1; k < log.length; k++) {
       if (log[k]!.index <= log[k - 1]!.index) {
@@ -287,7 +454,8 @@ export class RedisStorage extends MemoryBackedStorage {
     }
     mem.setHardState(hs);
 
-    this.restore(mem, F);
+    this.newestSnapIndex = F.index;
+    this.restore(mem, F, dataInRedis);
   }
 
   // ---- errors ----
@@ -326,6 +494,29 @@ async function connectOrClose(redis: Redis): Promise<void> {
   }
 }
 
+/** Runs a MULTI/EXEC; throws if it was aborted or any of its commands failed. */
+async function execOrThrow(tx: ChainableCommander): Promise<void> {
+  const results = await tx.exec();
+  if (results === null) throw new Error('MULTI/EXEC aborted');
+  const failed = results.find(([e]) => e);
+  if (failed !== undefined) throw failed[0];
+}
+
+/** A snapshot's data, read from its hash piece by piece as it is iterated. */
+async function* readPieces(redis: Redis, key: string): AsyncGenerator<Uint8Array, void, undefined> {
+  const [pieces, bytes] = await redis.hmget(key, 'pieces', 'bytes');
+  if (pieces === null || bytes === null) throw new ErrCorruptStorage(key, 'the snapshot data is missing');
+  const count = Number(pieces);
+  let read = 0;
+  for (let k = 0; k < count; k++) {
+    const piece = await redis.hgetBuffer(key, String(k));
+    if (piece === null) throw new ErrCorruptStorage(key, `piece ${k} of ${count} of the snapshot data is missing`);
+    read += piece.length;
+    yield new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
+  }
+  if (read !== Number(bytes)) throw new ErrCorruptStorage(key, `the snapshot data holds ${read} bytes, not ${bytes}`);
+}
+
 /** Connection trouble and "not now" replies; anything else Redis says is a refusal. */
 function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -348,4 +539,16 @@ function decodeOr<T>(key: string, decode: () => T, what = 'value'): T {
 /** The bytes as a Buffer (no copy): ioredis sends a Uint8Array that is not a Buffer as text. */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function joinPieces(parts: Uint8Array[], length: number): Uint8Array {
+  if (length === 0) return EMPTY_BYTES;
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

@@ -15,6 +15,7 @@ import {
   newEntry,
   newHardState,
   ConfChangeType,
+  SNAPSHOT_CHUNK_BYTES,
   type ConfState,
   type DurableStorage,
   type Entry,
@@ -22,6 +23,7 @@ import {
   type Snapshot,
 } from '@raftbus/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from './wait.js';
 
 export interface StorageHarness {
   /** A store over empty state, not yet opened (the suite opens it). */
@@ -69,6 +71,95 @@ function snap(index: number, term: number, confState: ConfState, data: Uint8Arra
 
 /** Every byte value, twice, so that no encoding of the payload can lose one unnoticed. */
 const allBytes = new Uint8Array(512).map((_, i) => i % 256);
+
+/** Byte `i` of the test snapshots streamed in chunks: a pattern that a dropped, doubled or reordered chunk breaks. */
+const patternByte = (i: number): number => (i * 31 + (i >>> 8) * 7) % 251;
+
+/** A snapshot's data as `count` chunks of varied sizes (`seed` varies them), and its concatenation. */
+function chunkedData(count: number, maxChunk: number, seed: number): { sizes: number[]; whole: Uint8Array } {
+  const sizes = Array.from({ length: count }, (_, k) => 1 + ((k * 7919 + seed * 104729) % maxChunk));
+  const whole = new Uint8Array(sizes.reduce((n, x) => n + x, 0));
+  for (let i = 0; i < whole.length; i++) whole[i] = patternByte(i);
+  return { sizes, whole };
+}
+
+/**
+ * Yields `whole` cut at `sizes`, reusing one buffer for every chunk (as a
+ * producer may): a store that kept a chunk instead of writing or copying it
+ * ends up with the wrong bytes. `yielded` counts the chunks handed out.
+ */
+function producer(whole: Uint8Array, sizes: number[], failAfter?: number): AsyncGenerator<Uint8Array> & { yielded: number } {
+  const state = { yielded: 0 };
+  async function* run(): AsyncGenerator<Uint8Array> {
+    const buf = new Uint8Array(Math.max(1, ...sizes));
+    let at = 0;
+    for (const size of sizes) {
+      if (failAfter !== undefined && state.yielded === failAfter) throw new Error('state machine failed mid-snapshot');
+      buf.set(whole.subarray(at, at + size));
+      at += size;
+      state.yielded++;
+      yield buf.subarray(0, size);
+    }
+  }
+  return Object.defineProperty(run(), 'yielded', { get: () => state.yielded }) as AsyncGenerator<Uint8Array> & { yielded: number };
+}
+
+/**
+ * Asserts two byte arrays are equal, naming the first difference (deep
+ * equality of megabytes, and its diff, would take minutes).
+ */
+function expectBytes(actual: Uint8Array, expected: Uint8Array, what = 'snapshot data'): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  const at = Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).compare(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength));
+  if (at === 0) return;
+  let k = 0;
+  while (actual[k] === expected[k]) k++;
+  expect.fail(`${what}: byte ${k} is ${actual[k]}, expected ${expected[k]}`);
+}
+
+async function* noChunks(): AsyncGenerator<Uint8Array> {}
+
+async function* emptyChunks(): AsyncGenerator<Uint8Array> {
+  yield new Uint8Array(0);
+  yield new Uint8Array(0);
+}
+
+/** What readSnapshotChunks() gives: the metadata, every chunk's length, and the data joined (for comparison). */
+async function readBack(s: DurableStorage): Promise<{ metadata: Snapshot['metadata']; chunkSizes: number[]; data: Uint8Array }> {
+  const stored = s.readSnapshotChunks();
+  const parts: Uint8Array[] = [];
+  for await (const chunk of stored) parts.push(new Uint8Array(chunk));
+  const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  return { metadata: stored.metadata, chunkSizes: parts.map((p) => p.length), data };
+}
+
+/**
+ * raft's snapshot(), which a store keeping large snapshots on its medium
+ * answers with ErrSnapshotTemporarilyUnavailable until it has loaded it:
+ * asked again until it answers, as raft's leader does.
+ */
+async function raftSnapshot(s: DurableStorage, timeoutMs: number): Promise<Snapshot> {
+  let got: Snapshot | undefined;
+  await waitFor(
+    () => {
+      try {
+        got = s.snapshot();
+        return true;
+      } catch (e) {
+        if (e instanceof Error && e.name === 'ErrSnapshotTemporarilyUnavailable') return false;
+        throw e;
+      }
+    },
+    timeoutMs,
+    'snapshot() to stop throwing ErrSnapshotTemporarilyUnavailable',
+  );
+  return got!;
+}
 
 /** The name of what `fn` throws (or resolves/returns to: "none"), matched by name across package copies. */
 function errorOf(fn: () => unknown): string {
@@ -407,6 +498,106 @@ export function storageConformance(
       timeout,
     );
 
+    describe('snapshots as chunks', () => {
+      const cs = newConfState({ voters: [1, 2, 3], learners: [4] });
+      /** Several times the chunk size, in hundreds of small chunks of varied sizes. */
+      const large = chunkedData(400, Math.floor((3 * SNAPSHOT_CHUNK_BYTES) / 200), 1);
+
+      it(
+        'createSnapshot takes the data as chunks; readSnapshotChunks gives it back in bounded chunks',
+        async () => {
+          await s.save({ entries: ents(1, [1, 1, 2, 2, 2]), hardState: hs(2, 1, 5) });
+          const chunks = producer(large.whole, large.sizes);
+          const made = await s.createSnapshot(4, cs, chunks);
+          expect(chunks.yielded, 'every chunk was taken').toBe(large.sizes.length);
+          expect(made).toEqual({ index: 4, term: 2, confState: cs });
+          expect(s.initialState()).toEqual({ hardState: hs(2, 1, 5), confState: cs });
+          expect(s.term(4)).toBe(2);
+          expect(s.lastIndex()).toBe(5);
+          const back = await readBack(s);
+          expect(back.metadata).toEqual(made);
+          expect(back.data.length).toBe(large.whole.length);
+          expectBytes(back.data, large.whole);
+          expect(Math.max(...back.chunkSizes), 'chunks are bounded').toBeLessThanOrEqual(SNAPSHOT_CHUNK_BYTES);
+          expect(back.chunkSizes.every((n) => n > 0)).toBe(true);
+          // raft's snapshot() hands it out whole, for MsgSnap.
+          const forRaft = await raftSnapshot(s, timeout / 2);
+          expect(forRaft.metadata).toEqual(made);
+          expectBytes(forRaft.data, large.whole);
+        },
+        timeout,
+      );
+
+      it(
+        'an empty snapshot, as no chunks or as empty ones',
+        async () => {
+          await s.save({ entries: ents(1, [1, 1, 1]) });
+          expect(await s.createSnapshot(1, cs, noChunks())).toEqual({ index: 1, term: 1, confState: cs });
+          let back = await readBack(s);
+          expect(back.metadata.index).toBe(1);
+          expect(back.data).toHaveLength(0);
+          await s.createSnapshot(2, cs, emptyChunks());
+          back = await readBack(s);
+          expect(back.metadata.index).toBe(2);
+          expect(back.chunkSizes).toEqual([]);
+          expect((await raftSnapshot(s, timeout / 2)).data).toHaveLength(0);
+        },
+        timeout,
+      );
+
+      it(
+        'readSnapshotChunks: no snapshot yet, one made whole, one from the leader',
+        async () => {
+          let back = await readBack(s);
+          expect(back.metadata).toEqual({ index: 0, term: 0, confState: newConfState() });
+          expect(back.data).toHaveLength(0);
+          await s.save({ entries: ents(1, [1, 1, 1]) });
+          await s.createSnapshot(2, cs, allBytes);
+          back = await readBack(s);
+          expect(back.metadata).toEqual({ index: 2, term: 1, confState: cs });
+          expectBytes(back.data, allBytes);
+          await s.save({ entries: [], snapshot: snap(9, 3, cs, large.whole), hardState: hs(3, 0, 9) });
+          back = await readBack(s);
+          expect(back.metadata).toEqual({ index: 9, term: 3, confState: cs });
+          expectBytes(back.data, large.whole);
+          expect(Math.max(...back.chunkSizes)).toBeLessThanOrEqual(SNAPSHOT_CHUNK_BYTES);
+        },
+        timeout,
+      );
+
+      it(
+        'a chunk stream that fails: createSnapshot rejects with its error, records nothing, and the store goes on',
+        async () => {
+          await s.save({ entries: ents(1, [1, 1, 1, 1]), hardState: hs(1, 1, 4) });
+          await s.createSnapshot(1, cs, bytes('at 1'));
+          const failing = producer(large.whole, large.sizes, 50);
+          await expect(s.createSnapshot(3, newConfState({ voters: [9] }), failing)).rejects.toThrow('state machine failed mid-snapshot');
+          expect(failing.yielded).toBe(50);
+          expect((await readBack(s)).metadata.index).toBe(1);
+          expect(s.initialState().confState).toEqual(cs);
+          // The same index may be snapshotted again, and writes go on.
+          await s.save({ entries: ents(5, [1]), hardState: hs(1, 1, 5) });
+          const small = chunkedData(20, 100, 2);
+          expect((await s.createSnapshot(3, cs, producer(small.whole, small.sizes))).index).toBe(3);
+          expect((await readBack(s)).data).toEqual(small.whole);
+          expectLog(s.firstIndex(), ents(1, [1, 1, 1, 1, 1]).slice(s.firstIndex() - 1));
+        },
+        timeout,
+      );
+
+      it(
+        'createSnapshot with chunks refuses an index not past the held snapshot, without taking a chunk',
+        async () => {
+          await s.save({ entries: ents(1, [1, 1, 1]) });
+          await s.createSnapshot(2, cs, noChunks());
+          const chunks = producer(large.whole, large.sizes);
+          expect(await rejectionOf(s.createSnapshot(2, cs, chunks))).toBe('ErrSnapOutOfDate');
+          expect(chunks.yielded).toBe(0);
+        },
+        timeout,
+      );
+    });
+
     it(
       'close() is idempotent',
       async () => {
@@ -507,6 +698,32 @@ export function storageConformance(
           expect(s.entries(s.firstIndex(), 9, Infinity)).toEqual(log.slice(s.firstIndex() - 1));
           expect(errorOf(() => s.term(s.firstIndex() - 2))).toBe('ErrCompacted');
           expect(await rejectionOf(s.createSnapshot(5, cs, bytes('again')))).toBe('ErrSnapOutOfDate');
+        },
+        timeout,
+      );
+
+      it(
+        'a snapshot made from chunks survives, and reads back in bounded chunks',
+        async () => {
+          await s.save({ entries: ents(1, [1, 1, 2, 2]), hardState: hs(2, 1, 4) });
+          const cs = newConfState({ voters: [1, 2, 3] });
+          const data = chunkedData(300, Math.floor((3 * SNAPSHOT_CHUNK_BYTES) / 150), 3);
+          const made = await s.createSnapshot(3, cs, producer(data.whole, data.sizes));
+          await reopen();
+          expect(s.initialState()).toEqual({ hardState: hs(2, 1, 4), confState: cs });
+          const back = await readBack(s);
+          expect(back.metadata).toEqual(made);
+          expectBytes(back.data, data.whole);
+          expect(Math.max(...back.chunkSizes)).toBeLessThanOrEqual(SNAPSHOT_CHUNK_BYTES);
+          const forRaft = await raftSnapshot(s, timeout / 2);
+          expect(forRaft.metadata).toEqual(made);
+          expectBytes(forRaft.data, data.whole);
+          // An empty one survives too.
+          await s.createSnapshot(4, cs, noChunks());
+          await reopen();
+          const empty = await readBack(s);
+          expect(empty.metadata.index).toBe(4);
+          expect(empty.data).toHaveLength(0);
         },
         timeout,
       );

@@ -5,8 +5,15 @@
 // The ordering rule the host relies on: when save() resolves, the entries,
 // hard state and snapshot it was given are durable (fsynced or the store's
 // documented equivalent), so messages that depend on them may be sent.
+//
+// Snapshots can be as large as the application's state, so they also move
+// as chunks: createSnapshot() takes the state machine's chunks as they come,
+// readSnapshotChunks() hands the stored data back in bounded chunks, and a
+// store may keep a large snapshot's data on its medium only, loading it
+// when raft asks for it to send (see snapshot()).
 import type { Storage } from '../storage.js';
-import type { ConfState, Entry, HardState, Snapshot } from '../raftpb/types.js';
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raftpb/types.js';
+import type { SnapshotChunks } from './snapshot-chunks.js';
 
 /** What one Ready asks to persist. Applied atomically: all or nothing. */
 export interface PersistBatch {
@@ -39,8 +46,33 @@ export interface DurableStorage extends Storage {
   /**
    * Records a snapshot of the state machine as of `index` (already applied),
    * then keeps the log from `index` on; older entries may be discarded.
+   * Resolves with the snapshot made, once it is durable.
    */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot>;
+  /**
+   * As above, the data given as chunks (the state machine's
+   * snapshotChunks()): the store writes them as they come and, if it keeps
+   * snapshots outside memory, never joins them. Resolves with the metadata
+   * of the snapshot made. If iterating `chunks` throws, the call rejects
+   * with that error, nothing is recorded, and the store stays usable.
+   */
+  createSnapshot(index: number, confState: ConfState, data: AsyncIterable<Uint8Array>): Promise<SnapshotMetadata>;
+  /**
+   * The newest durable snapshot's data in chunks of at most
+   * SNAPSHOT_CHUNK_BYTES, with its metadata (index 0 and no chunks: none),
+   * read from the store as they are iterated: what the host restores the
+   * state machine from at startup. A store that checksums snapshots throws
+   * its typed corruption error when the check fails, possibly only after the
+   * last chunk: use the data only once the iteration has ended.
+   */
+  readSnapshotChunks(): SnapshotChunks;
+  /**
+   * The newest snapshot, data included (raft's read side, for MsgSnap). A
+   * store that keeps a large snapshot's data on its medium only throws
+   * ErrSnapshotTemporarilyUnavailable while it loads it in the background;
+   * raft's leader then tries again later, as etcd's does.
+   */
+  snapshot(): Snapshot;
   /** Discards log entries before `index` (which must be covered by a snapshot). */
   compact(index: number): Promise<void>;
   /** Flushes and releases the store (and its lock). Idempotent. */

@@ -1,4 +1,13 @@
 export type { Transport, TransportCapabilities, TransportHandlers, TransportStats } from './transport.js';
 export type { DurableStorage, DurableStorageCapabilities, PersistBatch } from './durable-storage.js';
 export type { StateMachine } from './state-machine.js';
-export { MemoryBackedStorage, type MemoryBackedStorageState } from './memory-backed-storage.js';
+export {
+  SNAPSHOT_CHUNK_BYTES,
+  chunksOf,
+  concatChunks,
+  copyBytes,
+  rechunk,
+  type SnapshotChunks,
+  type SnapshotData,
+} from './snapshot-chunks.js';
+export { MemoryBackedStorage, SNAPSHOT_CACHE_IDLE_SAVES, type MemoryBackedStorageState } from './memory-backed-storage.js';

@@ -13,11 +13,30 @@
 // refused or accepted exactly as a MemoryStorage would refuse or accept them
 // one after another. A subclass only makes an accepted write durable, in call
 // order, and then lets it land in memory (the `apply` it is handed).
-import { ErrSnapOutOfDate, ErrUnavailable, RaftPanic } from '../errors.js';
-import { newSnapshot, type ConfState, type Entry, type Snapshot, type SnapshotMetadata } from '../raftpb/types.js';
+//
+// A snapshot's data stays in memory only up to residentSnapshotBytes (a
+// subclass's choice; everything, by default). A larger one is kept on the
+// subclass's medium only: `mem` holds its metadata, readSnapshotChunks()
+// streams it from the medium (readStoredSnapshot), and raft's synchronous
+// snapshot() starts loading it in the background and throws
+// ErrSnapshotTemporarilyUnavailable until it is loaded (raft's leader tries
+// again later, as etcd's does). The loaded data is cached while raft keeps
+// asking for it: it is dropped when a newer snapshot lands, or once
+// SNAPSHOT_CACHE_IDLE_SAVES saves have landed without raft asking for it.
+import { ErrSnapOutOfDate, ErrSnapshotTemporarilyUnavailable, ErrUnavailable, RaftPanic } from '../errors.js';
+import { EMPTY_BYTES, newSnapshot, type ConfState, type Entry, type Snapshot, type SnapshotMetadata } from '../raftpb/types.js';
 import { MemoryStorage, type InitialState } from '../storage.js';
 import { cloneConfState } from '../types.js';
 import type { DurableStorage, DurableStorageCapabilities, PersistBatch } from './durable-storage.js';
+import { chunksOf, concatChunks, type SnapshotChunks, type SnapshotData } from './snapshot-chunks.js';
+
+/**
+ * A snapshot loaded from the medium is dropped from memory once this many
+ * saves have landed without raft asking for it (a leader asks again within
+ * a few heartbeats while a follower still needs it). Counted in saves, not
+ * time, so that it is deterministic; an idle store keeps it.
+ */
+export const SNAPSHOT_CACHE_IDLE_SAVES = 1000;
 
 /**
  * Where a store is in its life. Reads are answered while 'open' or
@@ -57,7 +76,20 @@ export abstract class MemoryBackedStorage implements DurableStorage {
   private cache = new MemoryStorage();
   /** cache's snapshot metadata, kept aside because cache.snapshot() copies the data. */
   private cacheSnap: SnapshotMetadata = newSnapshot().metadata;
+  /** Whether cache holds only the snapshot's metadata, its data being on the medium. */
+  private snapOnMedium = false;
+  /** The data of cacheSnap's snapshot, loaded from the medium for raft (undefined: not loaded). */
+  private loadedSnap: { index: number; data: Uint8Array; idleSaves: number } | undefined;
+  private loadingSnap: Promise<void> | undefined;
   private proj: LogProjection = { snapIndex: 0, offset: 0, last: 0 };
+
+  /**
+   * Snapshot data longer than this is not kept in memory once durable: only
+   * on the medium, read back through readStoredSnapshot(). Infinity (the
+   * default) keeps every snapshot in memory; a subclass that reads
+   * snapshots back from its medium may set a bound in its constructor.
+   */
+  protected residentSnapshotBytes = Infinity;
 
   /** What raft reads: only what is durable. Change it through restore() and the writes' `apply`. */
   protected get mem(): MemoryStorage {
@@ -103,12 +135,62 @@ export abstract class MemoryBackedStorage implements DurableStorage {
   }
 
   /**
-   * The newest snapshot, data included (it is kept in memory). Never throws
-   * ErrSnapshotTemporarilyUnavailable: a snapshot replaces the previous one
-   * only once it is durable.
+   * The newest durable snapshot, data included: a copy of it if it is kept
+   * in memory; if its data is on the medium only, the data loaded from there
+   * (shared, not copied: do not modify it), or ErrSnapshotTemporarilyUnavailable
+   * while it is being loaded. A snapshot replaces the previous one only once
+   * it is durable.
    */
   snapshot(): Snapshot {
-    return this.readable().snapshot();
+    const mem = this.readable();
+    if (!this.snapOnMedium) return mem.snapshot();
+    const loaded = this.loadedSnap;
+    if (loaded !== undefined && loaded.index === this.cacheSnap.index) {
+      loaded.idleSaves = 0;
+      return { data: loaded.data, metadata: copyMetadata(this.cacheSnap) };
+    }
+    this.loadSnapshot(this.cacheSnap);
+    throw new ErrSnapshotTemporarilyUnavailable();
+  }
+
+  /**
+   * The newest durable snapshot's data in chunks of at most
+   * SNAPSHOT_CHUNK_BYTES: from memory if it is there (copied now), or else
+   * read from the medium as the chunks are iterated.
+   */
+  readSnapshotChunks(): SnapshotChunks {
+    const mem = this.readable();
+    const metadata = copyMetadata(this.cacheSnap);
+    let chunks: AsyncIterable<Uint8Array>;
+    if (!this.snapOnMedium) chunks = chunksOf(mem.snapshot().data);
+    else if (this.loadedSnap !== undefined && this.loadedSnap.index === metadata.index) chunks = chunksOf(this.loadedSnap.data);
+    else chunks = this.readStoredSnapshot(metadata);
+    return { metadata, [Symbol.asyncIterator]: () => chunks[Symbol.asyncIterator]() };
+  }
+
+  /** Loads the data of the snapshot `metadata` from the medium, in the background, for snapshot(). */
+  private loadSnapshot(metadata: SnapshotMetadata): void {
+    if (this.loadingSnap !== undefined) return;
+    const { index } = metadata;
+    const current = () => this.snapOnMedium && this.cacheSnap.index === index && this.state === 'open';
+    this.loadingSnap = (async () => {
+      try {
+        const data = await concatChunks(this.readStoredSnapshot(copyMetadata(metadata)));
+        if (current()) this.loadedSnap = { index, data, idleSaves: 0 };
+      } catch (e) {
+        // A newer snapshot may have replaced this one (and its data) meanwhile: nothing lost.
+        if (current()) this.snapshotLoadFailed(e);
+      } finally {
+        this.loadingSnap = undefined;
+      }
+    })();
+  }
+
+  /** Puts a durable snapshot's metadata in place; its data is in `cache` (inMemory) or on the medium. */
+  private noteSnapshot(metadata: SnapshotMetadata, inMemory: boolean): void {
+    this.cacheSnap = metadata;
+    this.snapOnMedium = !inMemory;
+    this.loadedSnap = undefined;
   }
 
   private readable(): MemoryStorage {
@@ -133,11 +215,13 @@ export abstract class MemoryBackedStorage implements DurableStorage {
     return this.persistBatch(admitted, () => {
       const { snapshot, entries, hardState } = admitted;
       if (snapshot !== undefined) {
-        this.cache.applySnapshot(snapshot);
-        this.cacheSnap = snapshot.metadata;
+        const inMemory = snapshot.data.length <= this.residentSnapshotBytes;
+        this.cache.applySnapshot(inMemory ? snapshot : { data: EMPTY_BYTES, metadata: snapshot.metadata });
+        this.noteSnapshot(snapshot.metadata, inMemory);
       }
       this.cache.append(entries);
       if (hardState !== undefined) this.cache.setHardState(hardState);
+      if (this.loadedSnap !== undefined && ++this.loadedSnap.idleSaves >= SNAPSHOT_CACHE_IDLE_SAVES) this.loadedSnap = undefined;
     });
   }
 
@@ -193,21 +277,37 @@ export abstract class MemoryBackedStorage implements DurableStorage {
     return admitted;
   }
 
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot>;
+  createSnapshot(index: number, confState: ConfState, data: AsyncIterable<Uint8Array>): Promise<SnapshotMetadata>;
+  async createSnapshot(index: number, confState: ConfState, data: SnapshotData): Promise<Snapshot | SnapshotMetadata> {
     this.writable();
     if (index <= this.proj.snapIndex) throw new ErrSnapOutOfDate();
     // Only a durable entry may be snapshotted; the host applies nothing else.
     const last = this.cache.lastIndex();
     if (index > last) this.panic(`snapshot ${index} is out of bound lastindex(${last})`);
     const metadata: SnapshotMetadata = { index, term: this.cache.term(index), confState: cloneConfState(confState) };
-    this.proj.snapIndex = index;
-    await this.persistSnapshot({ data, metadata }, () => {
+    const land = (kept: Uint8Array | undefined) => {
       // A snapshot from the leader may have overtaken this one.
       if (index <= this.cacheSnap.index) return;
-      this.cache.createSnapshot(index, metadata.confState, data);
-      this.cacheSnap = metadata;
-    });
-    return { data, metadata: { ...metadata, confState: cloneConfState(metadata.confState) } };
+      this.cache.createSnapshot(index, metadata.confState, kept ?? EMPTY_BYTES);
+      this.noteSnapshot(metadata, kept !== undefined);
+    };
+    const before = this.proj.snapIndex;
+    this.proj.snapIndex = index;
+    if (data instanceof Uint8Array) {
+      await this.persistSnapshot({ data, metadata }, () => land(data.length <= this.residentSnapshotBytes ? data : undefined));
+      return { data, metadata: copyMetadata(metadata) };
+    }
+    try {
+      await this.persistSnapshotChunks(metadata, data, land);
+    } catch (e) {
+      // Unless the medium failed (which fails the store), nothing was
+      // recorded: the state machine's chunks failed. The index may be
+      // snapshotted again, if no later snapshot was accepted meanwhile.
+      if (this.failed === undefined && this.proj.snapIndex === index) this.proj.snapIndex = before;
+      throw e;
+    }
+    return copyMetadata(metadata);
   }
 
   /** Discards the entries before `index` from memory at once, then has the subclass discard them from its medium. */
@@ -236,6 +336,43 @@ export abstract class MemoryBackedStorage implements DurableStorage {
 
   /** As persistBatch, for a snapshot made by createSnapshot (its metadata is the store's own). */
   protected abstract persistSnapshot(snapshot: Snapshot, apply: () => void): Promise<void>;
+
+  /**
+   * As persistSnapshot, for data given as chunks: `apply(kept)` puts the
+   * snapshot in memory, with its whole data (`kept`) or, for data read back
+   * from the medium by readStoredSnapshot(), without it (undefined). If
+   * iterating `chunks` throws, reject with that error, record nothing, and
+   * do not fail the store. The default joins the chunks and calls
+   * persistSnapshot, keeping the data in memory; a store that keeps
+   * snapshots on its medium writes the chunks as they come instead.
+   */
+  protected async persistSnapshotChunks(
+    metadata: SnapshotMetadata,
+    chunks: AsyncIterable<Uint8Array>,
+    apply: (kept: Uint8Array | undefined) => void,
+  ): Promise<void> {
+    const data = await concatChunks(chunks);
+    await this.persistSnapshot({ data, metadata }, () => apply(data.length <= this.residentSnapshotBytes ? data : undefined));
+  }
+
+  /**
+   * The data of the durable snapshot `metadata` (the newest, when called),
+   * read from the medium as it is iterated, in chunks of at most
+   * SNAPSHOT_CHUNK_BYTES. Called only for snapshots not kept in memory, so
+   * a store that keeps every snapshot in memory need not override it.
+   */
+  protected readStoredSnapshot(metadata: SnapshotMetadata): AsyncIterable<Uint8Array> {
+    this.panic(`snapshot ${metadata.index} is not in memory, and this store reads none from a medium`);
+  }
+
+  /**
+   * The newest snapshot's data could not be loaded for raft (a checksum
+   * mismatch, an I/O error). The default fails the store: it can no longer
+   * give raft its snapshot, and reopening recovers from what is on the medium.
+   */
+  protected snapshotLoadFailed(error: unknown): void {
+    this.fail(error);
+  }
 
   /** Discards the entries up to `index` from the medium; memory has already let them go. */
   protected abstract persistCompaction(index: number): Promise<void>;
@@ -281,6 +418,7 @@ export abstract class MemoryBackedStorage implements DurableStorage {
       await this.finishWrites();
     } finally {
       this.state = 'closed';
+      await this.loadingSnap;
       await this.releaseStore();
     }
   }
@@ -300,10 +438,12 @@ export abstract class MemoryBackedStorage implements DurableStorage {
   /**
    * Puts the recovered state in memory: `mem` and the metadata of the
    * snapshot it holds (passed in, since mem.snapshot() copies the data).
+   * `dataOnMedium`: mem holds the snapshot without its data, which
+   * readStoredSnapshot() reads from the medium when needed.
    */
-  protected restore(mem: MemoryStorage, snapshot: SnapshotMetadata): void {
+  protected restore(mem: MemoryStorage, snapshot: SnapshotMetadata, dataOnMedium = false): void {
     this.cache = mem;
-    this.cacheSnap = snapshot;
+    this.noteSnapshot(snapshot, !dataOnMedium);
     this.proj = { snapIndex: snapshot.index, offset: mem.firstIndex() - 1, last: mem.lastIndex() };
   }
 
@@ -343,4 +483,8 @@ export abstract class MemoryBackedStorage implements DurableStorage {
   protected panic(message: string): never {
     throw new RaftPanic(message);
   }
+}
+
+function copyMetadata(m: SnapshotMetadata): SnapshotMetadata {
+  return { index: m.index, term: m.term, confState: cloneConfState(m.confState) };
 }
