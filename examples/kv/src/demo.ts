@@ -264,7 +264,7 @@ async function story(cluster: Cluster): Promise<void> {
     throw new DemoFailure(`node ${old} caught up without installing a snapshot, though the leader's log starts after its own`);
   }
   const sent = cluster.node(second.leader).raft.status().stats.snapshotsSent - sentBefore;
-  const snapIndex = cluster.storages.get(old)!.snapshot().metadata.index;
+  const snapIndex = cluster.storages.get(old)!.readSnapshotChunks().metadata.index;
   if (snapIndex <= oldLast) throw new DemoFailure(`node ${old}'s stored snapshot is at ${snapIndex}, not past its old log (${oldLast})`);
   say(
     `node ${old} caught up via a snapshot: it installed ${caughtUp.stats.snapshotsInstalled} snapshot(s) ` +
