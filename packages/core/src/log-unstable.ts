@@ -67,6 +67,11 @@ export class Unstable {
     return this.entries.slice(inProgress);
   }
 
+  /** Whether nextEntries() would return any, without copying them. */
+  hasNextEntries(): boolean {
+    return this.entries.length > this.offsetInProgress - this.offset;
+  }
+
   /** A copy of the unstable snapshot, if there is one not already being written. */
   nextSnapshot(): Snapshot | undefined {
     if (this.snapshot === undefined || this.snapshotInProgress) return undefined;

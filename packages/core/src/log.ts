@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import { Unstable } from './log-unstable.js';
 import type { Entry, Snapshot } from './raftpb/types.js';
 import type { Storage } from './storage.js';
-import { cloneSnapshot, pbEntryID, type EntryID, type LogSlice } from './types.js';
+import { cloneSnapshot, type EntryID, type LogSlice } from './types.js';
 import { entsSize, limitSize } from './util/sizes.js';
 
 export class RaftLog {
@@ -105,15 +105,13 @@ export class RaftLog {
    */
   findConflict(ents: readonly Entry[]): number {
     for (const e of ents) {
-      const id = pbEntryID(e);
-      if (!this.matchTerm(id)) {
-        if (id.index <= this.lastIndex()) {
-          const existing = this.zeroTermOnOutOfBounds(id.index);
-          this.logger.info(
-            `found conflict at index ${id.index} [existing term: ${existing}, conflicting term: ${id.term}]`,
-          );
+      // matchTerm(pbEntryID(e)), without building the ID for every entry.
+      if (this.maybeTerm(e.index) !== e.term) {
+        if (e.index <= this.lastIndex()) {
+          const existing = this.zeroTermOnOutOfBounds(e.index);
+          this.logger.info(`found conflict at index ${e.index} [existing term: ${existing}, conflicting term: ${e.term}]`);
         }
-        return id.index;
+        return e.index;
       }
     }
     return 0;
@@ -143,7 +141,7 @@ export class RaftLog {
   }
 
   hasNextUnstableEnts(): boolean {
-    return this.nextUnstableEnts().length > 0;
+    return this.unstable.hasNextEntries();
   }
 
   /** Whether any entries are waiting to be written to stable storage or being written. */
@@ -412,7 +410,8 @@ export class RaftLog {
     this.mustCheckOutOfBounds(lo, hi);
     if (lo === hi) return [];
     const offset = this.unstable.offset;
-    if (lo >= offset) return limitSize(this.unstable.slice(lo, hi), maxSize);
+    // Without a limit there is nothing to measure (limitSize would return the entries as they are).
+    if (lo >= offset) return maxSize === noLimit ? this.unstable.slice(lo, hi) : limitSize(this.unstable.slice(lo, hi), maxSize);
 
     const cut = Math.min(hi, offset);
     let ents: Entry[];
@@ -423,6 +422,7 @@ export class RaftLog {
       throw e;
     }
     if (hi <= offset) return ents;
+    if (maxSize === noLimit) return ents.concat(this.unstable.slice(offset, hi));
 
     // Fast path: storage returned fewer entries than asked, so the next one
     // would exceed the limit (or a single entry already reaches it).

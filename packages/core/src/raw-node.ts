@@ -12,7 +12,6 @@ import {
   newHardState,
   isEmptyHardState,
   isEmptySnap,
-  isHardStateEqual,
   MessageType,
   newEntry,
   newMessage,
@@ -24,7 +23,7 @@ import {
   type Message,
   type Snapshot,
 } from './raftpb/types.js';
-import { confChangeToMsg, None, Raft, StateType, type ReadState, type SoftState } from './raft.js';
+import { blankMessage, confChangeToMsg, None, Raft, StateType, type ReadState, type SoftState } from './raft.js';
 import type { BasicStatus, Status } from './status.js';
 import type { Progress } from './tracker/progress.js';
 import { isLocalMsg, isLocalMsgTarget, isResponseMsg, LocalApplyThread, LocalAppendThread } from './util/messages.js';
@@ -117,7 +116,11 @@ export class RawNode {
 
   /** Proposes data for the log. Throws ErrProposalDropped if it cannot be accepted here. */
   propose(data: Uint8Array): void {
-    this.raft.step(newMessage({ type: MessageType.MsgProp, from: this.raft.id, entries: [newEntry({ data })] }));
+    const m = blankMessage(MessageType.MsgProp);
+    m.from = this.raft.id;
+    // newEntry({ data }) as a literal: this is the per-proposal path.
+    m.entries = [{ term: 0, index: 0, type: EntryType.EntryNormal, data }];
+    this.raft.step(m);
   }
 
   /**
@@ -174,13 +177,17 @@ export class RawNode {
       readStates: [],
       mustSync: false,
     };
-    const softSt = r.softState();
-    if (softSt.lead !== this.prevSoftSt.lead || softSt.raftState !== this.prevSoftSt.raftState) rd.softState = softSt;
-    const hardSt = r.hardState();
-    if (!isHardStateEqual(hardSt, this.prevHardSt)) rd.hardState = hardSt;
+    // Soft and hard state are built only when they changed (compared field
+    // by field): most Readys of a busy leader carry neither.
+    if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) rd.softState = r.softState();
+    const prevHardSt = this.prevHardSt;
+    if (r.term !== prevHardSt.term || r.vote !== prevHardSt.vote || r.raftLog.committed !== prevHardSt.commit) {
+      rd.hardState = r.hardState();
+    }
     if (r.raftLog.hasNextUnstableSnapshot()) rd.snapshot = r.raftLog.nextUnstableSnapshot();
     if (r.readStates.length !== 0) rd.readStates = r.readStates;
-    rd.mustSync = mustSync(hardSt, this.prevHardSt, rd.entries.length);
+    // mustSync(hardState, prevHardSt, entries), on the fields.
+    rd.mustSync = rd.entries.length !== 0 || r.vote !== prevHardSt.vote || r.term !== prevHardSt.term;
 
     if (this.asyncStorageWrites) {
       // Storage work goes out as messages to the local append and apply
@@ -190,8 +197,11 @@ export class RawNode {
     } else {
       // Responses to others may go out with this Ready (the caller sends
       // after persisting); our own are stepped on advance().
-      const after = r.msgsAfterAppend.filter((m) => m.to !== r.id);
-      if (after.length > 0) rd.messages = [...rd.messages, ...after];
+      let after: Message[] | undefined;
+      for (const m of r.msgsAfterAppend) {
+        if (m.to !== r.id) (after ??= []).push(m);
+      }
+      if (after !== undefined) rd.messages = rd.messages.length === 0 ? after : rd.messages.concat(after);
     }
     return rd;
   }
@@ -231,7 +241,10 @@ export class RawNode {
     const r = this.raft;
     // The term lets raft ignore the ack if the log was overwritten by a
     // newer leader in between.
-    const m = newMessage({ type: MessageType.MsgStorageAppendResp, to: r.id, from: LocalAppendThread, term: r.term });
+    const m = blankMessage(MessageType.MsgStorageAppendResp);
+    m.to = r.id;
+    m.from = LocalAppendThread;
+    m.term = r.term;
     if (r.raftLog.hasNextOrInProgressUnstableEnts()) {
       const last = r.raftLog.lastEntryID();
       m.index = last.index;
@@ -255,7 +268,11 @@ export class RawNode {
   }
 
   private newStorageApplyRespMsg(ents: Entry[]): Message {
-    return newMessage({ type: MessageType.MsgStorageApplyResp, to: this.raft.id, from: LocalApplyThread, term: 0, entries: ents });
+    const m = blankMessage(MessageType.MsgStorageApplyResp);
+    m.to = this.raft.id;
+    m.from = LocalApplyThread;
+    m.entries = ents;
+    return m;
   }
 
   private acceptReady(rd: Ready): void {
@@ -285,10 +302,13 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.raft;
-    const softSt = r.softState();
-    if (softSt.lead !== this.prevSoftSt.lead || softSt.raftState !== this.prevSoftSt.raftState) return true;
-    const hardSt = r.hardState();
-    if (!isEmptyHardState(hardSt) && !isHardStateEqual(hardSt, this.prevHardSt)) return true;
+    // softState() and hardState() field by field, without building them:
+    // applications call this in their loop.
+    if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) return true;
+    const prev = this.prevHardSt;
+    const commit = r.raftLog.committed;
+    const hardStEmpty = r.term === 0 && r.vote === 0 && commit === 0;
+    if (!hardStEmpty && (r.term !== prev.term || r.vote !== prev.vote || commit !== prev.commit)) return true;
     if (r.raftLog.hasNextUnstableSnapshot()) return true;
     if (r.msgs.length > 0 || r.msgsAfterAppend.length > 0) return true;
     if (r.raftLog.hasNextUnstableEnts() || r.raftLog.hasNextCommittedEnts(this.applyUnstableEntries())) return true;
@@ -306,7 +326,11 @@ export class RawNode {
     for (const m of steps) {
       // As in etcd, stepping our own responses has no error the caller
       // could act on; invariant violations (RaftPanic) still propagate.
-      ignoreStepError(() => this.raft.step(m));
+      try {
+        this.raft.step(m);
+      } catch (e) {
+        rethrowUnlessRaftError(e);
+      }
     }
   }
 
@@ -414,7 +438,11 @@ function ignoreStepError(f: () => void): void {
   try {
     f();
   } catch (e) {
-    // Only raft's own refusals are ignorable; bugs and panics are not.
-    if (!(e instanceof RaftError) || e instanceof RaftPanic) throw e;
+    rethrowUnlessRaftError(e);
   }
+}
+
+function rethrowUnlessRaftError(e: unknown): void {
+  // Only raft's own refusals are ignorable; bugs and panics are not.
+  if (!(e instanceof RaftError) || e instanceof RaftPanic) throw e;
 }

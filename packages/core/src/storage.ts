@@ -100,7 +100,9 @@ export class MemoryStorage implements Storage {
     }
     // Only the dummy entry.
     if (this.ents.length === 1) throw new ErrUnavailable();
-    return limitSize(this.ents.slice(lo - offset, hi - offset), maxSize);
+    const ents = this.ents.slice(lo - offset, hi - offset);
+    // Without a limit there is nothing to measure.
+    return maxSize === Number.POSITIVE_INFINITY ? ents : limitSize(ents, maxSize);
   }
 
   term(i: number): number {

@@ -50,7 +50,10 @@ export class Inflights {
     let next = this.start + this._count;
     if (next >= this.size) next -= this.size;
     if (next >= this.buffer.length) this.grow();
-    this.buffer[next] = { index, bytes };
+    // Reuse the slot's object: clone() copies slots, so none is shared.
+    const slot = this.buffer[next]!;
+    slot.index = index;
+    slot.bytes = bytes;
     this._count++;
     this.bytes += bytes;
   }

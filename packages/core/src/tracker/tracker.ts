@@ -55,12 +55,14 @@ export function cloneTrackerConfig(c: TrackerConfig): TrackerConfig {
 }
 
 function sortedIds(ids: Iterable<number>): number[] {
-  return [...ids].sort((a, b) => a - b);
-}
-
-/** Reads each voter's match index out of a progress map. */
-function matchAckIndexer(m: ReadonlyMap<number, Progress>): AckedIndexer {
-  return { ackedIndex: (id) => m.get(id)?.match };
+  const out: number[] = [];
+  let ascending = true;
+  for (const id of ids) {
+    if (out.length > 0 && out[out.length - 1]! > id) ascending = false;
+    out.push(id);
+  }
+  // Peers are usually added in id order, so the sort is usually skipped.
+  return ascending ? out : out.sort((a, b) => a - b);
 }
 
 export interface VoteTally {
@@ -69,10 +71,13 @@ export interface VoteTally {
   result: VoteResult;
 }
 
-export class ProgressTracker {
+/** Also the AckedIndexer of the voters' match indexes, so computing the commit index allocates nothing. */
+export class ProgressTracker implements AckedIndexer {
   config: TrackerConfig = newTrackerConfig();
   progress: ProgressMap = new Map();
   votes: Map<number, boolean> = new Map();
+  /** sortedIds() of `progress` as last computed; checked against the map on every use. */
+  private idsCache: { progress: ProgressMap; ids: number[] } | undefined = undefined;
 
   constructor(
     public maxInflight: number,
@@ -116,12 +121,42 @@ export class ProgressTracker {
 
   /** The largest index known to be committed, from the voters' match indexes. */
   committed(): Index {
-    return this.voters.committedIndex(matchAckIndexer(this.progress));
+    return this.voters.committedIndex(this);
+  }
+
+  /** A voter's match index (AckedIndexer). */
+  ackedIndex(id: number): Index | undefined {
+    return this.progress.get(id)?.match;
+  }
+
+  /**
+   * The ids of the tracked peers, ascending. Shared and reused while the
+   * peers stay the same: do not modify it. (The leader walks it once per
+   * proposal; tests and conf changes may change the map in place, so the
+   * cache is checked each time: same map, same size, every id still there.)
+   */
+  sortedIds(): readonly number[] {
+    const progress = this.progress;
+    const c = this.idsCache;
+    if (c !== undefined && c.progress === progress && c.ids.length === progress.size) {
+      let same = true;
+      for (const id of c.ids) {
+        if (!progress.has(id)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return c.ids;
+    }
+    const ids = sortedIds(progress.keys());
+    this.idsCache = { progress, ids };
+    return ids;
   }
 
   /** Calls fn for every tracked peer in ascending id order. */
   visit(fn: (id: number, pr: Progress) => void): void {
-    for (const id of sortedIds(this.progress.keys())) {
+    // sortedIds() is never modified in place, so fn may change the peers.
+    for (const id of this.sortedIds()) {
       const pr = this.progress.get(id);
       // fn may have removed a later peer; etcd would hand it a nil Progress.
       if (pr !== undefined) fn(id, pr);
