@@ -32,6 +32,8 @@ export interface BenchResult {
   ratioMeaning?: string;
   /** Anything a reader needs: target met or not, what was skipped and why. */
   notes?: string;
+  /** The ratio this result must reach, if it has a target; BENCHMARKS.md says whether it was met. */
+  target?: { ratioAtLeast?: number; ratioAtMost?: number };
 }
 
 export interface BenchFile {
