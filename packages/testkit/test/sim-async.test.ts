@@ -3,4 +3,4 @@
 // crashes between write, fsync and apply. (Sync mode: sim.test.ts.)
 import { simulationSuite } from '../src/sim/index.js';
 
-simulationSuite({ asyncStorageWrites: true, firstSeed: 1, seeds: 750, steps: 100, chunk: 125 });
+simulationSuite({ asyncStorageWrites: true, firstSeed: 1, seeds: 1000, steps: 100, chunk: 125 });

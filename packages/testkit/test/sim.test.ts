@@ -9,7 +9,7 @@ import { runSimulation, simulationSuite, SimViolation, type PlantedBug, type Saf
 const STEPS = 100;
 
 // Sync mode here, async in sim-async.test.ts: two files run in parallel.
-simulationSuite({ seeds: 1000, steps: STEPS, chunk: 125 });
+simulationSuite({ seeds: 2000, steps: STEPS, chunk: 125 });
 
 describe('planted bugs are caught', () => {
   // Each bug, the properties that may legitimately report it first, and what the report must say.
