@@ -18,15 +18,31 @@
 //
 // With `asyncStorageWrites` (etcd's AsyncStorageWrites), the loop takes a
 // Ready without awaiting anything: network messages are sent at once, and
-// raft's storage work comes as messages to two workers, each a promise chain
-// run strictly in order. The append worker awaits storage.save for each
-// MsgStorageAppend (restoring its snapshot, if any, into the state machine
-// through the apply worker), then delivers the message's responses: those
-// to peers (votes, append acknowledgements) through the transport, those to
+// raft's storage work comes as messages to two workers, each run strictly in
+// order. The append worker takes every MsgStorageAppend queued while its
+// previous save was in flight and makes them durable with one storage.save
+// (a group commit: later entries replace or extend earlier ones, the last
+// hard state wins; a batch never has a snapshot after its first message),
+// restores the batch's snapshot, if any, into the state machine through the
+// apply worker, then delivers the messages' responses in order: those to
+// peers (votes, append acknowledgements) through the transport, those to
 // this node (from LocalAppendThread) stepped through the queue. The apply
 // worker applies each MsgStorageApply's entries and steps its response back.
 // Raft hands out committed entries only once they are durable here, and none
 // after a snapshot until that snapshot is, so restores precede later applies.
+// Since the loop never waits, it is woken by a macrotask (setImmediate), not
+// a microtask: one Ready then gathers everything a turn of the event loop
+// brought (a bus's deliveries, the proposers an apply woke), where a wake per
+// microtask would take a Ready, a save and an append message per proposal.
+//
+// Two hazards come with the workers running while the loop steps messages:
+// - raft may restore a leader's snapshot (taking its ConfState) while conf
+//   changes it handed out earlier are still being applied; raft's config
+//   already holds them, so they are not applied to raft again
+//   (configRestoredTo);
+// - an entry may be applied before the hard state that commits it is durable;
+//   a snapshot at such an index would be ahead of the durable commit (a
+//   restart panics), so the snapshot waits for it (durableCommit).
 //
 // Snapshots move as chunks when the state machine can stream them
 // (snapshotChunks/restoreChunks): its chunks go straight into
@@ -66,7 +82,9 @@ import {
   type ConfChangeV2,
   type ConfState,
   type Entry,
+  type HardState,
   type Message,
+  type PersistBatch,
   type Ready,
   type ReadState,
   type Snapshot,
@@ -158,6 +176,36 @@ function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
   return typeof (v as PromiseLike<unknown> | null)?.then === 'function';
 }
 
+/**
+ * Entries of several MsgStorageAppends joined as a log takes them: each
+ * append replaces what it overlaps and everything after. Raft's arrays are
+ * never changed; one is copied only when a second append joins it.
+ */
+class LogTail {
+  entries: readonly Entry[] = [];
+  private owned = false;
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  append(more: readonly Entry[]): void {
+    if (more.length === 0) return;
+    const keep = this.entries.length === 0 ? 0 : more[0]!.index - this.entries[0]!.index;
+    if (keep <= 0) {
+      this.entries = more;
+      this.owned = false;
+      return;
+    }
+    // (A gap, keep > length, is left for the storage to refuse.)
+    const out = this.owned ? (this.entries as Entry[]) : this.entries.slice(0, keep);
+    out.length = Math.min(out.length, keep);
+    for (const e of more) out.push(e);
+    this.entries = out;
+    this.owned = true;
+  }
+}
+
 function copyConfState(cs: ConfState): ConfState {
   return { ...cs, voters: [...cs.voters], learners: [...cs.learners], votersOutgoing: [...cs.votersOutgoing], learnersNext: [...cs.learnersNext] };
 }
@@ -197,9 +245,22 @@ export class RaftNode<Result = unknown> {
   private kickScheduled = false;
   private loop: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  // asyncStorageWrites: the append and apply workers' work, in order.
+  // asyncStorageWrites: the append worker's queue and run, the apply worker's chain.
+  private appendQueue: Message[] = [];
+  private appending = false;
   private appendChain: Promise<void> = Promise.resolve();
   private applyChain: Promise<void> = Promise.resolve();
+  /**
+   * asyncStorageWrites: raft restored a snapshot at this index (taking its
+   * ConfState) while entries before it may still be in the apply worker's
+   * hands; their conf changes are in raft's config already.
+   */
+  private configRestoredTo = 0;
+  private restoredConfState: ConfState | undefined;
+  /** The commit index of the newest durable hard state: no snapshot goes past it (a restart would panic). */
+  private durableCommit = 0;
+  /** A due snapshot waits for durableCommit to reach the applied index. */
+  private snapshotDeferred = false;
 
   // Reads issued to raft, by the seq of their shared context; then by read index.
   private readonly readsByCtx = new Map<number, QueuedRead[]>();
@@ -267,6 +328,7 @@ export class RaftNode<Result = unknown> {
     const { hardState, confState } = storage.initialState();
     const fresh = storage.lastIndex() === 0 && isEmptyHardState(hardState);
     this.confState = confState;
+    this.durableCommit = hardState.commit;
     if (!fresh) {
       // Streamed from storage (a large snapshot may not be in its memory).
       const stored = storage.readSnapshotChunks();
@@ -579,10 +641,15 @@ export class RaftNode<Result = unknown> {
   private kick(): void {
     if (this.state !== 'running' || this.running || this.kickScheduled) return;
     this.kickScheduled = true;
-    queueMicrotask(() => {
+    const wake = (): void => {
       this.kickScheduled = false;
       if (this.state === 'running' && !this.running) this.loop = this.run();
-    });
+    };
+    // Synchronously, the awaits of a Ready let work pile up for the next;
+    // asynchronously nothing is awaited, so the turn of the event loop is
+    // what gathers it (see the top of this file).
+    if (this.opts.asyncStorageWrites) setImmediate(wake);
+    else queueMicrotask(wake);
   }
 
   private async run(): Promise<void> {
@@ -712,10 +779,9 @@ export class RaftNode<Result = unknown> {
   // -------------------------------------------------------------------- Ready
 
   private async handleReady(raw: RawNode, rd: Ready): Promise<void> {
-    const { storage } = this.opts;
     // 1. Persist. Nothing of this Ready may be sent before it is durable.
     if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
-      await storage.save({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot });
+      await this.save({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot });
     }
     // 2. Send.
     if (rd.messages.length > 0) this.send(raw, rd.messages);
@@ -738,8 +804,15 @@ export class RaftNode<Result = unknown> {
   private handleReadyAsync(raw: RawNode, rd: Ready): void {
     const network: Message[] = [];
     for (const m of rd.messages) {
-      if (m.to === LocalAppendThread) this.onAppendThread(() => this.appendWork(raw, m));
-      else if (m.to === LocalApplyThread) void this.onApplyThread(() => this.applyWork(raw, m));
+      if (m.to === LocalAppendThread) {
+        if (m.snapshot !== undefined) {
+          // Raft restored this snapshot when the MsgSnap was stepped: its
+          // config is the snapshot's from now on.
+          this.configRestoredTo = m.snapshot.metadata.index;
+          this.restoredConfState = m.snapshot.metadata.confState;
+        }
+        this.onAppendThread(raw, m);
+      } else if (m.to === LocalApplyThread) void this.onApplyThread(() => this.applyWork(raw, m));
       else network.push(m);
     }
     if (network.length > 0) this.send(raw, network);
@@ -748,8 +821,12 @@ export class RaftNode<Result = unknown> {
     if (this.readsByIndex.length > 0) this.serveReads();
   }
 
-  private onAppendThread(work: () => Promise<void>): void {
-    this.appendChain = this.appendChain.then(() => (this.failure === undefined ? work() : undefined)).catch((e: unknown) => this.fail(e));
+  /** Queues a MsgStorageAppend for the append worker, starting it if idle. */
+  private onAppendThread(raw: RawNode, m: Message): void {
+    this.appendQueue.push(m);
+    if (this.appending) return;
+    this.appending = true;
+    this.appendChain = this.appendWorker(raw);
   }
 
   /** Queues `work` on the apply worker; the promise settles when it is done (never rejects). */
@@ -758,14 +835,46 @@ export class RaftNode<Result = unknown> {
     return this.applyChain;
   }
 
-  /** MsgStorageAppend: make it durable, then deliver its responses. */
-  private async appendWork(raw: RawNode, m: Message): Promise<void> {
-    const hs = { term: m.term, vote: m.vote, commit: m.commit };
-    const hardState = isEmptyHardState(hs) ? undefined : hs;
-    if (m.entries.length > 0 || hardState !== undefined || m.snapshot !== undefined) {
-      await this.opts.storage.save({ entries: m.entries, hardState, snapshot: m.snapshot });
+  /** Saves the queued MsgStorageAppends, as many at a time as have queued, until none is left. */
+  private async appendWorker(raw: RawNode): Promise<void> {
+    try {
+      while (this.appendQueue.length > 0 && this.failure === undefined) await this.appendWork(raw, this.takeAppendBatch());
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      // Synchronously with the loop's last check: a message queued after it starts a new worker.
+      this.appending = false;
     }
-    const snap = m.snapshot;
+  }
+
+  /**
+   * The queued MsgStorageAppends up to (not including) the next one after
+   * the first that carries a snapshot: a snapshot replaces the whole log, so
+   * entries before it must not be written after it.
+   */
+  private takeAppendBatch(): Message[] {
+    const q = this.appendQueue;
+    let n = 1;
+    while (n < q.length && q[n]!.snapshot === undefined) n++;
+    return q.splice(0, n);
+  }
+
+  /**
+   * MsgStorageAppends, in order: make them durable with one save, then
+   * deliver their responses (in order).
+   */
+  private async appendWork(raw: RawNode, batch: Message[]): Promise<void> {
+    const snap = batch[0]!.snapshot;
+    const entries = new LogTail();
+    let hardState: HardState | undefined;
+    for (const m of batch) {
+      entries.append(m.entries);
+      const hs = { term: m.term, vote: m.vote, commit: m.commit };
+      if (!isEmptyHardState(hs)) hardState = hs;
+    }
+    if (entries.length > 0 || hardState !== undefined || snap !== undefined) {
+      await this.save({ entries: entries.entries, hardState, snapshot: snap });
+    }
     if (snap !== undefined) {
       // After whatever was applied before it, and before raft (told by the
       // responses below) hands out any entry after it.
@@ -775,7 +884,17 @@ export class RaftNode<Result = unknown> {
       });
       if (this.failure !== undefined) return;
     }
-    this.deliver(raw, m.responses);
+    if (this.snapshotDeferred && this.durableCommit >= this.applied) {
+      this.snapshotDeferred = false;
+      void this.onApplyThread(() => this.maybeSnapshot());
+    }
+    this.deliver(raw, batch.length === 1 ? batch[0]!.responses : batch.flatMap((m) => m.responses));
+  }
+
+  /** storage.save, noting the durable commit index. */
+  private async save(batch: PersistBatch): Promise<void> {
+    await this.opts.storage.save(batch);
+    if (batch.hardState !== undefined && batch.hardState.commit > this.durableCommit) this.durableCommit = batch.hardState.commit;
   }
 
   /** MsgStorageApply: apply its entries, then step its response back. */
@@ -882,7 +1001,12 @@ export class RaftNode<Result = unknown> {
   }
 
   private applyConfChange(raw: RawNode, e: Entry, cc: ConfChange | ConfChangeV2): void {
-    const confState = raw.applyConfChange(cc);
+    // Raft's config already holds a change at or before a snapshot it has
+    // restored since handing this one out (asyncStorageWrites): applying it
+    // again would fail (already joint) or undo a newer config. The
+    // snapshot's membership, which includes it, stands for its outcome; the
+    // restore, next on the apply worker, makes it the state machine's too.
+    const confState = e.index <= this.configRestoredTo ? copyConfState(this.restoredConfState!) : raw.applyConfChange(cc);
     this.confState = confState;
     const change = confChangeAsV2(cc);
     // Raft's own leave-joint change has no context, hence no header.
@@ -944,6 +1068,16 @@ export class RaftNode<Result = unknown> {
     if (policy === undefined) return;
     const entries = this.applied - this.snapshotIndex;
     if (entries === 0 || (entries < policy.entries && this.bytesSinceSnapshot < policy.bytes)) return;
+    // A restore is coming (asyncStorageWrites): this.confState may not be
+    // the membership as of `applied`, and the snapshot would be outdated anyway.
+    if (this.applied < this.configRestoredTo) return;
+    if (this.applied > this.durableCommit) {
+      // Applied before the hard state committing it is durable
+      // (asyncStorageWrites): a snapshot here would be ahead of the durable
+      // commit index, which a restart refuses. The append worker asks again.
+      this.snapshotDeferred = true;
+      return;
+    }
     const { storage, stateMachine } = this.opts;
     const index = this.applied;
     // Between two Readys (with asyncStorageWrites: between two turns of the
