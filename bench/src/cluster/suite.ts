@@ -3,7 +3,7 @@
 // number of closed-loop proposers. Each configuration gives two results:
 //
 //   cluster/<bus>/<storage>/<size>/c<n>             p50 commit latency ÷ the
-//       bus's raw round trip at that size (target ≤ 2), with p50/p99/p999;
+//       bus's raw round trip at that size (target ≤ 2 with 1 proposer), with p50/p99/p999;
 //   cluster/<bus>/<storage>/<size>/c<n>/throughput  commits/s ÷ the bus's raw
 //       one-way rate at that size (target ≥ 0.5 with 1024 proposers).
 //
@@ -53,6 +53,20 @@ const LATENCY_TARGET = 2;
 const THROUGHPUT_TARGET = 0.5;
 /** The throughput target applies at this many proposers. */
 const THROUGHPUT_TARGET_CONCURRENCY = 1024;
+
+// The targets are about a real bus. The in-process bus's round trip is a few
+// microseconds and its one-way rate millions of messages a second: a raft
+// commit's event-loop turns alone exceed it, so its ratios are reported
+// without a target.
+const NO_TARGET_IN_PROCESS = 'no target on the in-process bus (its raw speed is event-loop bound, not a network)';
+const targeted = (bus: string): boolean => bus !== 'memory';
+
+/** Latency is a target with one proposer: with more, p50 is mostly queueing behind the others. */
+function latencyVerdict(bus: string, concurrency: number, ratio: number): string {
+  if (!targeted(bus)) return NO_TARGET_IN_PROCESS;
+  if (concurrency !== 1) return `no target at ${concurrency} proposers (queueing)`;
+  return `target ${ratio <= LATENCY_TARGET ? 'met' : 'missed'}`;
+}
 
 /** Longest wait for the cluster to apply the previous configuration's backlog. */
 const SETTLE_TIMEOUT_MS = 30_000;
@@ -199,8 +213,9 @@ async function runOnCluster(
           const ratio = p.p50 / rtt.p50;
           latency.baseline = { name: `${bus.name} raw round trip p50 (${size} B)`, value: sig4(rtt.p50), unit: 'ms' };
           latency.ratio = sig4(ratio);
-          latency.ratioMeaning = `p50 commit latency ÷ raw round trip p50 (target ≤ ${LATENCY_TARGET})`;
-          latency.notes = [`target ${ratio <= LATENCY_TARGET ? 'met' : 'missed'}`, ...common].join('. ');
+          latency.ratioMeaning = `p50 commit latency ÷ raw round trip p50 (target ≤ ${LATENCY_TARGET} with 1 proposer)`;
+          latency.notes = [latencyVerdict(bus.name, concurrency, ratio), ...common].join('. ');
+          if (targeted(bus.name) && concurrency === 1) latency.target = { ratioAtMost: LATENCY_TARGET };
         } else {
           latency.notes = ['no round-trip baseline: no ratio', ...common].join('. ');
         }
@@ -217,10 +232,12 @@ async function runOnCluster(
           throughput.baseline = { name: `${bus.name} raw one-way rate (${size} B)`, value: Math.round(oneWay.perSecond), unit: 'msgs/s' };
           throughput.ratio = sig4(ratio);
           throughput.ratioMeaning = `commits/s ÷ raw one-way msgs/s (target ≥ ${THROUGHPUT_TARGET} with ${THROUGHPUT_TARGET_CONCURRENCY} proposers)`;
-          const verdict =
-            concurrency === THROUGHPUT_TARGET_CONCURRENCY
+          const verdict = !targeted(bus.name)
+            ? NO_TARGET_IN_PROCESS
+            : concurrency === THROUGHPUT_TARGET_CONCURRENCY
               ? `target ${ratio >= THROUGHPUT_TARGET ? 'met' : 'missed'}`
               : `no target at ${concurrency} proposer${concurrency === 1 ? '' : 's'}`;
+          if (targeted(bus.name) && concurrency === THROUGHPUT_TARGET_CONCURRENCY) throughput.target = { ratioAtLeast: THROUGHPUT_TARGET };
           throughput.notes = [verdict, ...common].join('. ');
         } else {
           throughput.notes = ['no one-way baseline: no ratio', ...common].join('. ');
