@@ -17,7 +17,7 @@
 // held whole unless the caller asks to keep a small snapshot in memory.
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
-import { EMPTY_BYTES, SNAPSHOT_CHUNK_BYTES, chunksOf, copyBytes, rechunk, type Snapshot, type SnapshotMetadata } from '@raftbus/core';
+import { EMPTY_BYTES, SNAPSHOT_CHUNK_BYTES, chunksOf, copyBytes, joinBytes, rechunk, type Snapshot, type SnapshotMetadata } from '@raftbus/core';
 import { crc32c } from './crc32c.js';
 import { ErrCorruptSnapshot } from './errors.js';
 import { syncDir, writeFully, type FileStorageFs } from './fs.js';
@@ -140,21 +140,10 @@ export async function writeSnapshotStream(
   await fs.rename(tmp, join(dir, name));
   if (sync) await syncDir(fs, dir);
   const written: SnapshotWritten = { name };
-  if (kept !== undefined) written.kept = joinParts(kept, length);
+  if (kept !== undefined) written.kept = joinBytes(kept, length);
   return written;
 }
 
-function joinParts(parts: Uint8Array[], length: number): Uint8Array {
-  if (length === 0) return EMPTY_BYTES;
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A snapshot file's header and metadata, read and checked for shape (the checksum comes with the data). */
 interface SnapshotHead {

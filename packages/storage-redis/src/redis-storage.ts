@@ -30,6 +30,7 @@ import {
   SNAPSHOT_CHUNK_BYTES,
   concatChunks,
   copyBytes,
+  joinBytes,
   rechunk,
   decodeEntry,
   decodeHardState,
@@ -218,7 +219,7 @@ export class RedisStorage extends MemoryBackedStorage {
       else kept = undefined;
     }
     if (this.failure) throw this.failure;
-    const data = kept && joinPieces(kept, bytes);
+    const data = kept && joinBytes(kept, bytes);
     return this.enqueue({ commands: this.snapshotWrite(metadata, { staged: { count, bytes } }), apply: () => apply(data) });
   }
 
@@ -541,14 +542,3 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function joinPieces(parts: Uint8Array[], length: number): Uint8Array {
-  if (length === 0) return EMPTY_BYTES;
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

@@ -5,6 +5,7 @@ export {
   SNAPSHOT_CHUNK_BYTES,
   chunksOf,
   concatChunks,
+  joinBytes,
   copyBytes,
   rechunk,
   type SnapshotChunks,

@@ -35,6 +35,11 @@ export async function concatChunks(chunks: AsyncIterable<Uint8Array>): Promise<U
     parts.push(copyBytes(chunk));
     length += chunk.length;
   }
+  return joinBytes(parts, length);
+}
+
+/** `parts` (whose lengths add up to `length`) as one array; a single part is returned as it is. */
+export function joinBytes(parts: readonly Uint8Array[], length: number): Uint8Array {
   if (length === 0) return EMPTY_BYTES;
   if (parts.length === 1) return parts[0]!;
   const out = new Uint8Array(length);
