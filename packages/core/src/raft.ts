@@ -38,6 +38,7 @@ import { confChangeAsV2, enterJoint, leaveJoint, marshalConfChange } from './raf
 import { decodeConfChange, decodeConfChangeV2 } from './raftpb/codec.js';
 import { confStateEquivalent } from './raftpb/confstate.js';
 import {
+  blankMessage,
   EMPTY_BYTES,
   EntryType,
   MessageType,
@@ -73,30 +74,6 @@ export function hex(id: number): string {
 }
 
 const TRANSFER_CTX = new TextEncoder().encode(CampaignType.Transfer);
-
-/**
- * newMessage(type) for the hot paths: the same fields in the same order, but
- * built as one literal instead of spreading a partial object, which V8 does
- * on a slow path. Callers assign the fields that matter afterwards.
- * @internal
- */
-export function blankMessage(type: MessageType): Message {
-  return {
-    to: 0,
-    from: 0,
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    vote: 0,
-    reject: false,
-    rejectHint: 0,
-    context: EMPTY_BYTES,
-    responses: [],
-    type,
-  };
-}
 
 /** An accepting MsgAppResp (from and term are filled in by send). */
 function appResp(to: number, index: number): Message {

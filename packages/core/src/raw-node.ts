@@ -5,6 +5,7 @@ import { ErrConfChangeRefused, ErrInvalidConfig, ErrStepLocalMsg, ErrStepPeerNot
 import { encodeConfChange } from './raftpb/codec.js';
 import { confChangeAsV2 } from './raftpb/confchange.js';
 import {
+  blankMessage,
   ConfChangeType,
   EMPTY_BYTES,
   EntryType,
@@ -23,7 +24,7 @@ import {
   type Message,
   type Snapshot,
 } from './raftpb/types.js';
-import { blankMessage, confChangeToMsg, None, Raft, StateType, type ReadState, type SoftState } from './raft.js';
+import { confChangeToMsg, None, Raft, StateType, type ReadState, type SoftState } from './raft.js';
 import type { BasicStatus, Status } from './status.js';
 import type { Progress } from './tracker/progress.js';
 import { isLocalMsg, isLocalMsgTarget, isResponseMsg, LocalApplyThread, LocalAppendThread } from './util/messages.js';
