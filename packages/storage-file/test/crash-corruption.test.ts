@@ -18,6 +18,7 @@ import {
   type Snapshot,
   type Storage,
 } from '@raftbus/core';
+import { storageView as view } from '@raftbus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrCorruptSnapshot, ErrCorruptWAL, FileStorage } from '../src/index.js';
 import { RECORD_HEADER_SIZE, RecordType, SEGMENT_HEADER_SIZE, readRecord } from '../src/wal-format.js';
@@ -39,19 +40,6 @@ const entry = (index: number, term: number): Entry =>
   newEntry({ index, term, data: text.encode(`entry ${index}/${term} `.padEnd(60, '~')) });
 const run = (from: number, to: number, term: number) => Array.from({ length: to - from + 1 }, (_, k) => entry(from + k, term));
 
-/** What a reopened store serves. */
-function view(s: Storage): unknown {
-  const snap = s.snapshot();
-  const first = s.firstIndex();
-  const last = s.lastIndex();
-  return {
-    snapshot: { metadata: snap.metadata, data: Array.from(snap.data) },
-    initialState: s.initialState(),
-    first,
-    last,
-    entries: last >= first ? s.entries(first, last + 1, Infinity) : [],
-  };
-}
 
 /** The same for a model store, as a reopen leaves it (commit raised to the snapshot). */
 function modelView(m: MemoryStorage): unknown {

@@ -24,6 +24,7 @@ import {
 } from '@raftbus/core';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { storageView as view } from '@raftbus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FileStorage } from '../src/index.js';
 import { hs, recordingLogger } from './helpers.js';
@@ -97,20 +98,6 @@ const WORKLOAD: (Op[] | typeof REOPEN)[] = [
 ];
 const OPS = WORKLOAD.flatMap((s) => (s === REOPEN ? [] : s));
 
-/** What a reopened store serves: the newest snapshot and the entries after it. */
-function view(s: Storage): unknown {
-  const snap = s.snapshot();
-  const first = s.firstIndex();
-  const last = s.lastIndex();
-  return {
-    snapshot: { metadata: snap.metadata, data: Array.from(snap.data) },
-    initialState: s.initialState(),
-    first,
-    last,
-    entries: last >= first ? s.entries(first, last + 1, Infinity) : [],
-    dummyTerm: s.term(first - 1),
-  };
-}
 
 /** The model as a reopen would leave it (entries before the snapshot are not kept). */
 function restartedModel(m: MemoryStorage): unknown {

@@ -13,7 +13,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { discardLogger, newConfState, newEntry, newHardState, type Entry, type PersistBatch, type Storage } from '@raftbus/core';
-import { redisServerBinary, startPrivateRedis, type PrivateServer } from '@raftbus/testkit';
+import { redisServerBinary, startPrivateRedis, storageView as view, type PrivateServer } from '@raftbus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStorage } from '../src/index.js';
 
@@ -136,19 +136,6 @@ function commands(stream: Buffer): { name: string; end: number }[] {
   return out;
 }
 
-/** What a reopened store serves. */
-function view(s: Storage): unknown {
-  const snap = s.snapshot();
-  const first = s.firstIndex();
-  const last = s.lastIndex();
-  return {
-    snapshot: { metadata: snap.metadata, data: Array.from(snap.data) },
-    initialState: s.initialState(),
-    first,
-    last,
-    entries: last >= first ? s.entries(first, last + 1, Infinity) : [],
-  };
-}
 
 const text = new TextEncoder();
 const entry = (index: number, term: number): Entry => newEntry({ index, term, data: text.encode(`entry ${index} of term ${term}`) });

@@ -5,6 +5,7 @@ export { storageConformance, type StorageHarness, type StorageConformanceOptions
 export { transportConformance, type TransportHarness, type TransportConformanceOptions } from './transport-conformance.js';
 export { KvStateMachine, type KvCommand } from './kv-state-machine.js';
 export { SeededRandom } from './random.js';
+export { storageView, type StorageView } from './storage-view.js';
 export { sleep, waitFor } from './wait.js';
 export {
   clusterConformance,
