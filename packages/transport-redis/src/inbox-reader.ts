@@ -104,7 +104,13 @@ export class InboxReader {
         // case it comes back), rather than end the loop.
         this.options.log.error(`${this.options.logPrefix}: unexpected XREAD reply from ${this.key}: ${message(error)}`);
         await this.pause(MAX_BACKOFF_MS);
+        continue;
       }
+      // Read again only once what this reply woke has run (a node's loop
+      // wakes by setImmediate): its answer, an XADD, then goes out before
+      // this XREAD, rather than waiting for another write to the socket.
+      // What arrives meanwhile waits in the stream for the next XREAD.
+      await afterImmediates();
     }
   }
 
@@ -136,6 +142,11 @@ export class InboxReader {
       this.wake = done;
     });
   }
+}
+
+/** Resolves after the setImmediate callbacks queued before it have run. */
+function afterImmediates(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function message(error: unknown): string {
