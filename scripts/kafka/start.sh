@@ -114,7 +114,13 @@ jvm=("$java" -Xmx512m -Xms256m -XX:+UseG1GC -XX:TieredStopAtLevel=1 -Djava.awt.h
 #    its topics.
 if [ ! -f "$dir/data/meta.properties" ]; then
   # 16 random bytes as unpadded base64url: the 22-character form Kafka uses.
-  id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  # Not one starting with '-' (1 in 64): the tool would take it for an
+  # option ("--cluster-id: expected one argument"), as Kafka's own Uuid
+  # generator avoids too.
+  id=-
+  while [ "${id#-}" != "$id" ]; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  done
   "${jvm[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
     --ignore-formatted >>"$dir/kafka.log" 2>&1 \
     || { tail -n 30 "$dir/kafka.log" >&2; die "formatting $dir/data failed (log: $dir/kafka.log)"; }
