@@ -98,11 +98,15 @@ export interface FsEvent {
   op: 'open' | 'sync' | 'datasync' | 'rename' | 'unlink' | 'write';
   path: string;
   detail?: string;
+  /** A positioned write's position and length (write(buffer, offset, length, position)). */
+  position?: number;
+  length?: number;
 }
 
 /**
- * node:fs/promises, recording fsyncs (on files and directories), renames,
- * unlinks and writes. `failDatasync` makes the n-th datasync (1-based) throw EIO.
+ * node:fs/promises, recording fsyncs (on files and directories), renames
+ * (path: the new name, detail: the old), unlinks and writes (with position
+ * and length when positioned). `failDatasync` makes the n-th datasync (1-based) throw EIO.
  */
 export function recordingFs(opts: { failDatasync?: number } = {}): FileStorageFs & { events: FsEvent[]; count(op: FsEvent['op']): number } {
   const events: FsEvent[] = [];
@@ -131,7 +135,8 @@ export function recordingFs(opts: { failDatasync?: number } = {}): FileStorageFs
         }
         if (prop === 'write') {
           return async (...a: unknown[]) => {
-            events.push({ op: 'write', path });
+            const [, , length, position] = a;
+            events.push(typeof position === 'number' && typeof length === 'number' ? { op: 'write', path, position, length } : { op: 'write', path });
             return (target.write as (...x: unknown[]) => unknown).apply(target, a);
           };
         }

@@ -16,10 +16,10 @@ import {
 } from '@raftbus/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { crc32c } from '../src/crc32c.js';
-import { ErrCorruptSnapshot, ErrStorageFailed, type FileStorage, type FileStorageFs } from '../src/index.js';
+import { ErrCorruptSnapshot, ErrStorageFailed, type FileStorage } from '../src/index.js';
 import { SNAP_MAGIC, checkSnapshotFile, snapName, snapshotFileChunks } from '../src/snap.js';
 import { putU64, snapshotMetaPayload } from '../src/wal-format.js';
-import { ents, fileStorage, hs, opened, rejection, removeTempDirs, tempDir } from './helpers.js';
+import { ents, fileStorage, hs, opened, recordingFs, rejection, removeTempDirs, tempDir } from './helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -76,57 +76,10 @@ async function withLog(dir: string, options: Parameters<typeof opened>[1] = {}):
   return s;
 }
 
-interface WriteEvent {
-  op: 'write' | 'sync' | 'rename';
-  path: string;
-  position?: number;
-  length?: number;
-}
-
-/** node:fs/promises, recording each write's position and length, each fsync and rename. */
-function spyFs(): FileStorageFs & { events: WriteEvent[] } {
-  const events: WriteEvent[] = [];
-  const open = (async (...args: Parameters<typeof fsp.open>) => {
-    const fh = await fsp.open(...args);
-    const path = String(args[0]);
-    return new Proxy(fh, {
-      get(target, prop) {
-        if (prop === 'write') {
-          return (buf: Uint8Array, offset: number, length: number, position: number) => {
-            events.push({ op: 'write', path, position, length });
-            return target.write(buf, offset, length, position);
-          };
-        }
-        if (prop === 'sync') {
-          return () => {
-            events.push({ op: 'sync', path });
-            return target.sync();
-          };
-        }
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-  }) as typeof fsp.open;
-  return {
-    open,
-    readFile: fsp.readFile,
-    readdir: fsp.readdir,
-    mkdir: fsp.mkdir,
-    link: fsp.link,
-    unlink: fsp.unlink,
-    rename: (async (from: string, to: string) => {
-      events.push({ op: 'rename', path: String(from) });
-      return fsp.rename(from, to);
-    }) as typeof fsp.rename,
-    events,
-  };
-}
-
 describe('snapshot files written from chunks', () => {
   it('writes the data piece by piece, never whole; the header (length, checksum) last, then fsync, rename', async () => {
     const dir = await tempDir();
-    const fs = spyFs();
+    const fs = recordingFs();
     const s = await opened(dir, { fs, residentSnapshotBytes: 0 });
     await s.save({ entries: ents(1, [1, 1, 1]), hardState: hs(1, 1, 3) });
     const data = pattern(3 * SNAPSHOT_CHUNK_BYTES + 12345, 1);
@@ -134,7 +87,7 @@ describe('snapshot files written from chunks', () => {
     await s.createSnapshot(2, cs, chunks(data, 40_000));
 
     const tmp = join(dir, 'snap', snapName(1, 2) + '.tmp');
-    const onTmp = fs.events.filter((e) => e.path === tmp);
+    const onTmp = fs.events.filter((e) => e.path === tmp || (e.op === 'rename' && e.detail === tmp));
     const writes = onTmp.filter((e) => e.op === 'write');
     const header = writes[writes.length - 1]!;
     expect(header).toMatchObject({ position: 0, length: 28 });
