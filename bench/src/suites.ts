@@ -12,6 +12,7 @@
 import type { BenchResult } from './results.js';
 import { coreSuite } from './core/suite.js';
 import { clusterSuite } from './cluster/suite.js';
+import { clusterMpSuite } from './cluster-mp/suite.js';
 import { memorySuite } from './memory/suite.js';
 
 export interface SuiteOptions {
@@ -29,4 +30,4 @@ export interface Suite {
   run(opts: SuiteOptions): Promise<BenchResult[]>;
 }
 
-export const suites: Suite[] = [coreSuite, clusterSuite, memorySuite];
+export const suites: Suite[] = [coreSuite, clusterSuite, clusterMpSuite, memorySuite];

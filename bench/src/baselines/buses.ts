@@ -27,6 +27,8 @@ export interface Bus {
   readonly name: BusName;
   /** Where it runs, for the notes: "in-process", or the server's URL and origin. */
   readonly where: string;
+  /** The server's URL (a Kafka broker list for Kafka); undefined for the in-process bus. */
+  readonly url?: string;
   /** A new pair of raw inboxes' bus (the client library, no raftbus). */
   link(): BusLink;
   /** The transports of one cluster: a factory of one per node. */
@@ -56,6 +58,7 @@ export async function openBus(name: BusName): Promise<Bus | { skipped: string }>
       return {
         name,
         where,
+        url: server.url,
         link: () => new RedisLink(server.url),
         cluster: (clusterId) => ({
           transport: () => new RedisTransport({ url: server.url, logger: transportLogger }),
@@ -67,6 +70,7 @@ export async function openBus(name: BusName): Promise<Bus | { skipped: string }>
       return {
         name,
         where,
+        url: server.url,
         link: () => new NatsLink(server.url),
         cluster: () => ({ transport: () => new NatsTransport({ servers: server.url, logger: transportLogger }), cleanup: async () => {} }),
         stop,
@@ -76,6 +80,7 @@ export async function openBus(name: BusName): Promise<Bus | { skipped: string }>
       return {
         name,
         where,
+        url: server.url,
         link: () => new KafkaLink(brokers),
         cluster: (clusterId) => ({
           transport: () => new KafkaTransport({ brokers, clientId: 'raftbus-bench', logger: transportLogger }),

@@ -1,0 +1,241 @@
+// The cluster-mp suite: the cluster suite's measurement with each of the 3
+// nodes in its own OS process, as real deployments run them, so the
+// followers' work no longer competes with the leader's critical path in one
+// event loop. Only network buses (redis, nats; the in-process bus cannot
+// span processes), memory and file storage, 128 B payloads, 1 and 1024
+// closed-loop proposers (run inside the leader's process). Results:
+//
+//   cluster-mp/<bus>/<storage>/<size>/c<n>             p50 commit latency ÷ the
+//       bus's raw round trip (target ≤ 2 with 1 proposer), with p50/p99/p999;
+//   cluster-mp/<bus>/<storage>/<size>/c<n>/throughput  commits/s ÷ the bus's raw
+//       one-way rate (target ≥ 0.5 with 1024 proposers).
+//
+// The baselines are measured in the same run by the cluster suite's own
+// functions (openBus, measureBus, measureFsync) and included in the results.
+import { tmpdir } from 'node:os';
+import type { BenchResult } from '../results.js';
+import type { Suite } from '../suites.js';
+import { openBus, type Bus } from '../baselines/buses.js';
+import { percentiles, sig4 } from '../baselines/percentiles.js';
+import { sizeLabel } from '../baselines/sizes.js';
+import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
+import { CLUSTER_NODE_OPTIONS, type StorageKind } from '../cluster/bench-cluster.js';
+import { MpCluster } from './mp-cluster.js';
+import type { NetworkBus } from './protocol.js';
+
+export interface ClusterMpSuiteOptions {
+  quick?: boolean;
+  buses?: readonly NetworkBus[];
+  storages?: readonly StorageKind[];
+  payloadSizes?: readonly number[];
+  concurrency?: readonly number[];
+  /** Measured window per configuration (ms). Default 3000; quick 300. */
+  durationMs?: number;
+  /** Load before each window, not measured (ms). Default 1000; quick 150. */
+  warmupMs?: number;
+  /** A window lasts until this many proposals started in it (up to 3 × durationMs). Default 1000; quick 1. */
+  minSamples?: number;
+  /** Each raw-bus baseline measurement (ms). Default 2000; quick 300. */
+  baselineDurationMs?: number;
+  /** Each fsync measurement (ms). Default 1000; quick 200. */
+  fsyncDurationMs?: number;
+  tmpDir?: string;
+  log?: (line: string) => void;
+}
+
+const LATENCY_TARGET = 2;
+const THROUGHPUT_TARGET = 0.5;
+const THROUGHPUT_TARGET_CONCURRENCY = 1024;
+const SETTLE_TIMEOUT_MS = 30_000;
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** RAFTBUS_BENCH_CLUSTER_MS sets the measured window per configuration, as for the cluster suite. */
+export const clusterMpSuite: Suite = {
+  name: 'cluster-mp',
+  title: '3-node clusters with one process per node, against the bus\'s raw round trip and one-way rate',
+  run: ({ quick, log }) => {
+    const ms = Number(process.env['RAFTBUS_BENCH_CLUSTER_MS']);
+    return runClusterMpSuite({ quick, log, ...(ms > 0 && { durationMs: ms }) });
+  },
+};
+
+export async function runClusterMpSuite(opts: ClusterMpSuiteOptions = {}): Promise<BenchResult[]> {
+  const quick = opts.quick ?? false;
+  const o = {
+    buses: opts.buses ?? (['redis', 'nats'] as const),
+    storages: opts.storages ?? (['file', 'memory'] as const),
+    payloadSizes: opts.payloadSizes ?? [128],
+    concurrency: opts.concurrency ?? [1, 1024],
+    durationMs: opts.durationMs ?? (quick ? 300 : 3_000),
+    warmupMs: opts.warmupMs ?? (quick ? 150 : 1_000),
+    minSamples: opts.minSamples ?? (quick ? 1 : 1_000),
+    baselineDurationMs: opts.baselineDurationMs ?? (quick ? 300 : 2_000),
+    fsyncDurationMs: opts.fsyncDurationMs ?? (quick ? 200 : 1_000),
+    tmpDir: opts.tmpDir ?? tmpdir(),
+    log: opts.log ?? (() => undefined),
+  };
+  const results: BenchResult[] = [];
+  let fsync: FsyncBaselines = new Map();
+  if (o.storages.includes('file')) {
+    o.log(`baselines: fsync in ${o.tmpDir}`);
+    const measured = await measureFsync(o.tmpDir, o.payloadSizes, o.fsyncDurationMs);
+    fsync = measured.fdatasync;
+    results.push(...measured.results);
+  }
+  for (const name of o.buses) {
+    o.log(`${name}: finding the bus`);
+    const bus = await openBus(name);
+    if ('skipped' in bus) {
+      o.log(`${name}: skipped: ${bus.skipped}`);
+      results.push(...skippedResults(name, o, `skipped: ${bus.skipped}`));
+      continue;
+    }
+    try {
+      o.log(`${name}: raw baselines`);
+      const measured = await measureBus(bus, { payloadSizes: o.payloadSizes, durationMs: o.baselineDurationMs });
+      results.push(...measured.results);
+      for (const storage of o.storages) {
+        results.push(...(await runOnCluster(bus as Bus & { name: NetworkBus }, storage, measured.baselines, fsync, o)));
+      }
+    } finally {
+      await bus.stop().catch(() => undefined);
+    }
+  }
+  return results;
+}
+
+/**
+ * The server's address: openBus's `where` begins with it ("<url> (from the
+ * environment)"). A Bus exposing its url would spare this parse.
+ */
+function serverUrl(bus: Bus): string {
+  if (bus.url === undefined) throw new Error(`cluster-mp: the ${bus.name} bus has no server to connect node processes to`);
+  return bus.url;
+}
+
+interface Resolved {
+  payloadSizes: readonly number[];
+  concurrency: readonly number[];
+  durationMs: number;
+  warmupMs: number;
+  minSamples: number;
+  tmpDir: string;
+  log: (line: string) => void;
+}
+
+function configName(bus: NetworkBus, storage: StorageKind, size: number, concurrency: number): string {
+  return `cluster-mp/${bus}/${storage}/${sizeLabel(size)}/c${concurrency}`;
+}
+
+async function runOnCluster(
+  bus: Bus & { name: NetworkBus },
+  storage: StorageKind,
+  baselines: BusBaselines,
+  fsync: FsyncBaselines,
+  o: Resolved,
+): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  o.log(`${bus.name}/${storage}: starting 3 node processes`);
+  let cluster: MpCluster;
+  try {
+    cluster = await MpCluster.start({ bus, url: serverUrl(bus), storage, tmpDir: o.tmpDir });
+  } catch (e) {
+    return skippedResults(bus.name, { ...o, storages: [storage] }, `failed: the cluster did not start: ${message(e)}`);
+  }
+  try {
+    for (const size of o.payloadSizes) {
+      for (const concurrency of o.concurrency) {
+        const name = configName(bus.name, storage, size, concurrency);
+        o.log(name);
+        const settled = await cluster.settle(SETTLE_TIMEOUT_MS);
+        const termBefore = await cluster.term();
+        const run = await cluster.closedLoopOnLeader(
+          { concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples },
+          SETTLE_TIMEOUT_MS,
+        );
+        const elections = (await cluster.term()) - termBefore;
+        const p = percentiles(run.latenciesMs);
+        const sampled = run.latenciesMs.length > 0;
+        const params = {
+          bus: bus.name,
+          storage,
+          payloadBytes: size,
+          concurrency,
+          nodes: 3,
+          processes: 3,
+          windowMs: Math.round(run.windowMs),
+          commits: run.commits,
+          samples: run.latenciesMs.length,
+          errors: run.errors,
+        };
+        const common = [
+          `one process per node (3 node processes) on ${bus.where}; ${storage} storage; proposals in the leader's process; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`,
+          ...(storage === 'file' && fsync.has(size) ? [`disk: ${Math.round(fsync.get(size)!.perSecond)} fdatasync/s raw at ${size} B`] : []),
+          ...(settled ? [] : [`the cluster had not caught up with the previous configuration within ${SETTLE_TIMEOUT_MS / 1000} s`]),
+          ...(elections > 0 ? [`the term moved by ${elections} during the run (an election)`] : []),
+          ...(run.errors > 0 ? [`${run.errors} proposals failed: ${run.errorKinds.join('; ')}`] : []),
+          ...(sampled ? [] : ['no proposal started in the window completed: raise durationMs']),
+        ];
+        const latencyMs = sampled ? { latencyMs: { p50: sig4(p.p50), p99: sig4(p.p99), p999: sig4(p.p999) } } : {};
+        const latency: BenchResult = { name, params, value: sampled ? sig4(p.p50) : 0, unit: 'ms', ...latencyMs };
+        const rtt = baselines.roundTripMs.get(size);
+        if (rtt !== undefined && rtt.p50 > 0 && sampled) {
+          const ratio = p.p50 / rtt.p50;
+          latency.baseline = { name: `${bus.name} raw round trip p50 (${size} B)`, value: sig4(rtt.p50), unit: 'ms' };
+          latency.ratio = sig4(ratio);
+          latency.ratioMeaning = `p50 commit latency ÷ raw round trip p50 (target ≤ ${LATENCY_TARGET} with 1 proposer)`;
+          const verdict = concurrency === 1 ? `target ${ratio <= LATENCY_TARGET ? 'met' : 'missed'}` : `no target at ${concurrency} proposers (queueing)`;
+          latency.notes = [verdict, ...common].join('. ');
+          if (concurrency === 1) latency.target = { ratioAtMost: LATENCY_TARGET };
+        } else {
+          latency.notes = ['no round-trip baseline: no ratio', ...common].join('. ');
+        }
+        const throughput: BenchResult = { name: `${name}/throughput`, params, value: Math.round(run.commitsPerSecond), unit: 'commits/s', ...latencyMs };
+        const oneWay = baselines.oneWay.get(size);
+        if (oneWay !== undefined && oneWay.perSecond > 0 && run.windowMs > 0) {
+          const ratio = run.commitsPerSecond / oneWay.perSecond;
+          throughput.baseline = { name: `${bus.name} raw one-way rate (${size} B)`, value: Math.round(oneWay.perSecond), unit: 'msgs/s' };
+          throughput.ratio = sig4(ratio);
+          throughput.ratioMeaning = `commits/s ÷ raw one-way msgs/s (target ≥ ${THROUGHPUT_TARGET} with ${THROUGHPUT_TARGET_CONCURRENCY} proposers)`;
+          const targetedHere = concurrency === THROUGHPUT_TARGET_CONCURRENCY;
+          const verdict = targetedHere
+            ? `target ${ratio >= THROUGHPUT_TARGET ? 'met' : 'missed'}`
+            : `no target at ${concurrency} proposer${concurrency === 1 ? '' : 's'}`;
+          if (targetedHere) throughput.target = { ratioAtLeast: THROUGHPUT_TARGET };
+          throughput.notes = [verdict, ...common].join('. ');
+        } else {
+          throughput.notes = ['no one-way baseline: no ratio', ...common].join('. ');
+        }
+        results.push(latency, throughput);
+      }
+    }
+  } catch (e) {
+    // A node process died or a request failed: what was measured stands, the rest says why.
+    o.log(`${bus.name}/${storage}: failed: ${message(e)}`);
+    const done = new Set(results.map((r) => r.name));
+    results.push(...skippedResults(bus.name, { ...o, storages: [storage] }, `failed: ${message(e)}`).filter((r) => !done.has(r.name)));
+  } finally {
+    await cluster.stop();
+  }
+  return results;
+}
+
+/** The results of every configuration of `bus` that could not run, each saying why. */
+function skippedResults(
+  bus: NetworkBus,
+  o: { storages: readonly StorageKind[]; payloadSizes: readonly number[]; concurrency: readonly number[] },
+  why: string,
+): BenchResult[] {
+  const results: BenchResult[] = [];
+  for (const storage of o.storages) {
+    for (const size of o.payloadSizes) {
+      for (const concurrency of o.concurrency) {
+        const name = configName(bus, storage, size, concurrency);
+        const params = { bus, storage, payloadBytes: size, concurrency, processes: 3 };
+        results.push({ name, params, value: 0, unit: 'ms', notes: `${why}. one process per node` });
+        results.push({ name: `${name}/throughput`, params, value: 0, unit: 'commits/s', notes: `${why}. one process per node` });
+      }
+    }
+  }
+  return results;
+}
