@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import type { BenchResult } from '../results.js';
 import type { Suite } from '../suites.js';
 import { openBus, type Bus } from '../baselines/buses.js';
-import { percentiles, sig4 } from '../baselines/percentiles.js';
 import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
 import { CLUSTER_NODE_OPTIONS, type StorageKind } from '../cluster/bench-cluster.js';
+import { configResults, SETTLE_TIMEOUT_MS } from '../cluster/config-results.js';
 import { MpCluster } from './mp-cluster.js';
 import type { NetworkBus } from './protocol.js';
 
@@ -43,10 +43,6 @@ export interface ClusterMpSuiteOptions {
   log?: (line: string) => void;
 }
 
-const LATENCY_TARGET = 2;
-const THROUGHPUT_TARGET = 0.5;
-const THROUGHPUT_TARGET_CONCURRENCY = 1024;
-const SETTLE_TIMEOUT_MS = 30_000;
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** RAFTBUS_BENCH_CLUSTER_MS sets the measured window per configuration, as for the cluster suite. */
@@ -104,10 +100,7 @@ export async function runClusterMpSuite(opts: ClusterMpSuiteOptions = {}): Promi
   return results;
 }
 
-/**
- * The server's address: openBus's `where` begins with it ("<url> (from the
- * environment)"). A Bus exposing its url would spare this parse.
- */
+/** The server's address, for the node processes to connect to. */
 function serverUrl(bus: Bus): string {
   if (bus.url === undefined) throw new Error(`cluster-mp: the ${bus.name} bus has no server to connect node processes to`);
   return bus.url;
@@ -154,59 +147,14 @@ async function runOnCluster(
           SETTLE_TIMEOUT_MS,
         );
         const elections = (await cluster.term()) - termBefore;
-        const p = percentiles(run.latenciesMs);
-        const sampled = run.latenciesMs.length > 0;
-        const params = {
-          bus: bus.name,
-          storage,
-          payloadBytes: size,
-          concurrency,
-          nodes: 3,
-          processes: 3,
-          windowMs: Math.round(run.windowMs),
-          commits: run.commits,
-          samples: run.latenciesMs.length,
-          errors: run.errors,
-        };
-        const common = [
-          `one process per node (3 node processes) on ${bus.where}; ${storage} storage; proposals in the leader's process; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`,
-          ...(storage === 'file' && fsync.has(size) ? [`disk: ${Math.round(fsync.get(size)!.perSecond)} fdatasync/s raw at ${size} B`] : []),
-          ...(settled ? [] : [`the cluster had not caught up with the previous configuration within ${SETTLE_TIMEOUT_MS / 1000} s`]),
-          ...(elections > 0 ? [`the term moved by ${elections} during the run (an election)`] : []),
-          ...(run.errors > 0 ? [`${run.errors} proposals failed: ${run.errorKinds.join('; ')}`] : []),
-          ...(sampled ? [] : ['no proposal started in the window completed: raise durationMs']),
-        ];
-        const latencyMs = sampled ? { latencyMs: { p50: sig4(p.p50), p99: sig4(p.p99), p999: sig4(p.p999) } } : {};
-        const latency: BenchResult = { name, params, value: sampled ? sig4(p.p50) : 0, unit: 'ms', ...latencyMs };
-        const rtt = baselines.roundTripMs.get(size);
-        if (rtt !== undefined && rtt.p50 > 0 && sampled) {
-          const ratio = p.p50 / rtt.p50;
-          latency.baseline = { name: `${bus.name} raw round trip p50 (${size} B)`, value: sig4(rtt.p50), unit: 'ms' };
-          latency.ratio = sig4(ratio);
-          latency.ratioMeaning = `p50 commit latency ÷ raw round trip p50 (target ≤ ${LATENCY_TARGET} with 1 proposer)`;
-          const verdict = concurrency === 1 ? `target ${ratio <= LATENCY_TARGET ? 'met' : 'missed'}` : `no target at ${concurrency} proposers (queueing)`;
-          latency.notes = [verdict, ...common].join('. ');
-          if (concurrency === 1) latency.target = { ratioAtMost: LATENCY_TARGET };
-        } else {
-          latency.notes = ['no round-trip baseline: no ratio', ...common].join('. ');
-        }
-        const throughput: BenchResult = { name: `${name}/throughput`, params, value: Math.round(run.commitsPerSecond), unit: 'commits/s', ...latencyMs };
-        const oneWay = baselines.oneWay.get(size);
-        if (oneWay !== undefined && oneWay.perSecond > 0 && run.windowMs > 0) {
-          const ratio = run.commitsPerSecond / oneWay.perSecond;
-          throughput.baseline = { name: `${bus.name} raw one-way rate (${size} B)`, value: Math.round(oneWay.perSecond), unit: 'msgs/s' };
-          throughput.ratio = sig4(ratio);
-          throughput.ratioMeaning = `commits/s ÷ raw one-way msgs/s (target ≥ ${THROUGHPUT_TARGET} with ${THROUGHPUT_TARGET_CONCURRENCY} proposers)`;
-          const targetedHere = concurrency === THROUGHPUT_TARGET_CONCURRENCY;
-          const verdict = targetedHere
-            ? `target ${ratio >= THROUGHPUT_TARGET ? 'met' : 'missed'}`
-            : `no target at ${concurrency} proposer${concurrency === 1 ? '' : 's'}`;
-          if (targetedHere) throughput.target = { ratioAtLeast: THROUGHPUT_TARGET };
-          throughput.notes = [verdict, ...common].join('. ');
-        } else {
-          throughput.notes = ['no one-way baseline: no ratio', ...common].join('. ');
-        }
-        results.push(latency, throughput);
+        const setup = `one process per node (3 node processes) on ${bus.where}; ${storage} storage; proposals in the leader's process; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
+        results.push(
+          ...configResults(
+            { name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup, extraParams: { processes: 3 } },
+            baselines,
+            fsync,
+          ),
+        );
       }
     }
   } catch (e) {

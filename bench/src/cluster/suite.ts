@@ -16,11 +16,11 @@ import { tmpdir } from 'node:os';
 import type { BenchResult } from '../results.js';
 import type { Suite } from '../suites.js';
 import { ALL_BUSES, openBus, type Bus, type BusName } from '../baselines/buses.js';
-import { percentiles, sig4 } from '../baselines/percentiles.js';
 import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
 import { BenchCluster, CLUSTER_NODE_OPTIONS, type StorageKind } from './bench-cluster.js';
 import { closedLoop } from './closed-loop.js';
+import { configResults, SETTLE_TIMEOUT_MS } from './config-results.js';
 
 export interface ClusterSuiteOptions {
   /** Short durations for a smoke run. */
@@ -48,28 +48,6 @@ export interface ClusterSuiteOptions {
 export const DEFAULT_STORAGES: readonly StorageKind[] = ['file', 'memory'];
 export const DEFAULT_PAYLOAD_SIZES: readonly number[] = [128, 1024];
 export const DEFAULT_CONCURRENCY: readonly number[] = [1, 64, 1024];
-
-const LATENCY_TARGET = 2;
-const THROUGHPUT_TARGET = 0.5;
-/** The throughput target applies at this many proposers. */
-const THROUGHPUT_TARGET_CONCURRENCY = 1024;
-
-// The targets are about a real bus. The in-process bus's round trip is a few
-// microseconds and its one-way rate millions of messages a second: a raft
-// commit's event-loop turns alone exceed it, so its ratios are reported
-// without a target.
-const NO_TARGET_IN_PROCESS = 'no target on the in-process bus (its raw speed is event-loop bound, not a network)';
-const targeted = (bus: string): boolean => bus !== 'memory';
-
-/** Latency is a target with one proposer: with more, p50 is mostly queueing behind the others. */
-function latencyVerdict(bus: string, concurrency: number, ratio: number): string {
-  if (!targeted(bus)) return NO_TARGET_IN_PROCESS;
-  if (concurrency !== 1) return `no target at ${concurrency} proposers (queueing)`;
-  return `target ${ratio <= LATENCY_TARGET ? 'met' : 'missed'}`;
-}
-
-/** Longest wait for the cluster to apply the previous configuration's backlog. */
-const SETTLE_TIMEOUT_MS = 30_000;
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -184,65 +162,10 @@ async function runOnCluster(
           minSamples: o.minSamples,
         });
         const elections = cluster.term() - termBefore;
-        const p = percentiles(run.latenciesMs);
-        // Without a single sample there are no percentiles: value 0, and the notes say why.
-        const sampled = run.latenciesMs.length > 0;
-        const params = {
-          bus: bus.name,
-          storage,
-          payloadBytes: size,
-          concurrency,
-          nodes: 3,
-          windowMs: Math.round(run.windowMs),
-          commits: run.commits,
-          samples: run.latenciesMs.length,
-          errors: run.errors,
-        };
-        const common = [
-          `3 nodes in one process on ${bus.where}; ${storage} storage; proposals on the leader; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`,
-          ...(storage === 'file' && fsync.has(size) ? [`disk: ${Math.round(fsync.get(size)!.perSecond)} fdatasync/s raw at ${size} B`] : []),
-          ...(settled ? [] : [`the cluster had not caught up with the previous configuration within ${SETTLE_TIMEOUT_MS / 1000} s`]),
-          ...(elections > 0 ? [`the term moved by ${elections} during the run (an election)`] : []),
-          ...(run.errors > 0 ? [`${run.errors} proposals failed: ${run.errorKinds.join('; ')}`] : []),
-          ...(sampled ? [] : ['no proposal started in the window completed: raise durationMs']),
-        ];
-        const latencyMs = sampled ? { latencyMs: { p50: sig4(p.p50), p99: sig4(p.p99), p999: sig4(p.p999) } } : {};
-        const rtt = baselines.roundTripMs.get(size);
-        const latency: BenchResult = { name, params, value: sampled ? sig4(p.p50) : 0, unit: 'ms', ...latencyMs };
-        if (rtt !== undefined && rtt.p50 > 0 && sampled) {
-          const ratio = p.p50 / rtt.p50;
-          latency.baseline = { name: `${bus.name} raw round trip p50 (${size} B)`, value: sig4(rtt.p50), unit: 'ms' };
-          latency.ratio = sig4(ratio);
-          latency.ratioMeaning = `p50 commit latency ÷ raw round trip p50 (target ≤ ${LATENCY_TARGET} with 1 proposer)`;
-          latency.notes = [latencyVerdict(bus.name, concurrency, ratio), ...common].join('. ');
-          if (targeted(bus.name) && concurrency === 1) latency.target = { ratioAtMost: LATENCY_TARGET };
-        } else {
-          latency.notes = ['no round-trip baseline: no ratio', ...common].join('. ');
-        }
-        const oneWay = baselines.oneWay.get(size);
-        const throughput: BenchResult = {
-          name: `${name}/throughput`,
-          params,
-          value: Math.round(run.commitsPerSecond),
-          unit: 'commits/s',
-          ...latencyMs,
-        };
-        if (oneWay !== undefined && oneWay.perSecond > 0 && run.windowMs > 0) {
-          const ratio = run.commitsPerSecond / oneWay.perSecond;
-          throughput.baseline = { name: `${bus.name} raw one-way rate (${size} B)`, value: Math.round(oneWay.perSecond), unit: 'msgs/s' };
-          throughput.ratio = sig4(ratio);
-          throughput.ratioMeaning = `commits/s ÷ raw one-way msgs/s (target ≥ ${THROUGHPUT_TARGET} with ${THROUGHPUT_TARGET_CONCURRENCY} proposers)`;
-          const verdict = !targeted(bus.name)
-            ? NO_TARGET_IN_PROCESS
-            : concurrency === THROUGHPUT_TARGET_CONCURRENCY
-              ? `target ${ratio >= THROUGHPUT_TARGET ? 'met' : 'missed'}`
-              : `no target at ${concurrency} proposer${concurrency === 1 ? '' : 's'}`;
-          if (targeted(bus.name) && concurrency === THROUGHPUT_TARGET_CONCURRENCY) throughput.target = { ratioAtLeast: THROUGHPUT_TARGET };
-          throughput.notes = [verdict, ...common].join('. ');
-        } else {
-          throughput.notes = ['no one-way baseline: no ratio', ...common].join('. ');
-        }
-        results.push(latency, throughput);
+        const setup = `3 nodes in one process on ${bus.where}; ${storage} storage; proposals on the leader; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
+        results.push(
+          ...configResults({ name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup }, baselines, fsync),
+        );
       }
     }
   } finally {
