@@ -4,6 +4,7 @@
 export * from './raftpb/types.js';
 export {
   encodeMessage,
+  encodeMessageWithHeadroom,
   decodeMessage,
   encodeEntry,
   decodeEntry,
@@ -18,6 +19,7 @@ export {
   encodeConfChangeV2,
   decodeConfChangeV2,
 } from './raftpb/codec.js';
+export { allocBytes } from './raftpb/byte-slab.js';
 export { marshalConfChange, confChangeAsV1, confChangeAsV2, enterJoint, leaveJoint, isConfChangeV2 } from './raftpb/confchange.js';
 export { confChangesFromString, confChangesToString } from './raftpb/confchange-string.js';
 export { confStateEquivalent } from './raftpb/confstate.js';
