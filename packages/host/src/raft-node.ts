@@ -94,7 +94,16 @@ import {
 } from '@raftbus/core';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { decodeEnvelope, encodeEnvelope, type RequestId } from './envelope.js';
+import {
+  checkEnvelope,
+  decodeEnvelope,
+  encodeEnvelope,
+  envelopeIncarnation,
+  envelopePayload,
+  envelopeProposer,
+  envelopeSeq,
+  type RequestId,
+} from './envelope.js';
 import { badNodeId, checkChanges, notAVoter, unknownPeer } from './api-guards.js';
 import {
   ErrAlreadyStarted,
@@ -243,6 +252,8 @@ export class RaftNode<Result = unknown> {
   private reads: QueuedRead[] = [];
   private running = false;
   private kickScheduled = false;
+  /** A proposal was settled by the entries being applied (see wakeAfterCallers). */
+  private settledByApply = false;
   private loop: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   // asyncStorageWrites: the append worker's queue and run, the apply worker's chain.
@@ -788,7 +799,10 @@ export class RaftNode<Result = unknown> {
     // 3. Apply: the snapshot first, then the entries committed after it.
     if (rd.snapshot !== undefined) await this.installSnapshot(rd.snapshot);
     for (const rs of rd.readStates) this.onReadState(rs);
-    if (rd.committedEntries.length > 0) await this.applyEntries(raw, rd.committedEntries);
+    if (rd.committedEntries.length > 0) {
+      const applying = this.applyEntries(raw, rd.committedEntries);
+      if (applying !== undefined) await applying;
+    }
     // 4. Advance.
     raw.advance(rd);
     if (rd.softState !== undefined) this.onSoftState(rd.softState, raw.basicStatus().hardState.term);
@@ -899,10 +913,28 @@ export class RaftNode<Result = unknown> {
 
   /** MsgStorageApply: apply its entries, then step its response back. */
   private async applyWork(raw: RawNode, m: Message): Promise<void> {
-    await this.applyEntries(raw, m.entries);
+    const applying = this.applyEntries(raw, m.entries);
+    if (applying !== undefined) await applying;
     this.deliver(raw, m.responses);
     this.afterApply();
+    this.wakeAfterCallers();
     await this.maybeSnapshot();
+  }
+
+  /**
+   * Runs the loop once more in this turn, after the code awaiting the
+   * requests just settled has run: a caller that proposes again as soon as
+   * its proposal is applied (a closed loop, a queue consumer) has its next
+   * proposal sent now, before the I/O that arrived meanwhile is read, rather
+   * than on the next turn. The resumed callers run first (their microtasks
+   * were queued by the settling), so their proposals still go out together.
+   */
+  private wakeAfterCallers(): void {
+    if (!this.settledByApply) return;
+    this.settledByApply = false;
+    queueMicrotask(() => {
+      if (this.state === 'running' && !this.running && this.kickScheduled) this.loop = this.run();
+    });
   }
 
   private afterApply(): void {
@@ -970,13 +1002,28 @@ export class RaftNode<Result = unknown> {
     this.counters.snapshotsInstalled++;
   }
 
-  private async applyEntries(raw: RawNode, entries: Entry[]): Promise<void> {
-    for (const e of entries) {
+  /**
+   * Applies `entries` from `from` on, in order. Synchronous while the state
+   * machine's apply() is (no promise, no microtask per entry); from the
+   * first entry whose apply() returns a promise on, the rest waits for it
+   * and a promise is returned.
+   */
+  private applyEntries(raw: RawNode, entries: Entry[], from = 0): Promise<void> | undefined {
+    for (let i = from; i < entries.length; i++) {
+      const e = entries[i]!;
       switch (e.type) {
         case EntryType.EntryNormal:
           // Empty entries are raft's (a new leader's, a refused conf
           // change's stand-in): the state machine never sees them.
-          if (e.data.length > 0) await this.applyNormal(e);
+          if (e.data.length > 0) {
+            const pending = this.applyNormal(e);
+            if (pending !== undefined) {
+              return pending.then(() => {
+                this.entryApplied(e);
+                return this.applyEntries(raw, entries, i + 1);
+              });
+            }
+          }
           break;
         case EntryType.EntryConfChange:
           this.applyConfChange(raw, e, decodeConfChange(e.data));
@@ -985,19 +1032,38 @@ export class RaftNode<Result = unknown> {
           this.applyConfChange(raw, e, decodeConfChangeV2(e.data));
           break;
       }
-      this.applied = e.index;
-      this.bytesSinceSnapshot += e.data.length;
-      this.counters.entriesApplied++;
+      this.entryApplied(e);
     }
+    return undefined;
   }
 
-  private async applyNormal(e: Entry): Promise<void> {
-    const { id, payload } = decodeEnvelope(e.data);
-    let result: unknown = this.opts.stateMachine.apply(payload, e.index);
-    if (isPromiseLike(result)) result = await result;
-    // Matching on the header, never on the term or the leader: an entry
-    // proposed under one leader may be committed under the next.
-    if (this.isMine(id)) this.settle(id.seq, result);
+  private entryApplied(e: Entry): void {
+    this.applied = e.index;
+    this.bytesSinceSnapshot += e.data.length;
+    this.counters.entriesApplied++;
+  }
+
+  /** Applies a proposal's entry and settles its request here; a promise only if apply() returned one. */
+  private applyNormal(e: Entry): Promise<void> | undefined {
+    const data = e.data;
+    checkEnvelope(data);
+    const result: unknown = this.opts.stateMachine.apply(envelopePayload(data), e.index);
+    if (isPromiseLike(result)) return Promise.resolve(result).then((r) => this.settleApplied(data, r));
+    this.settleApplied(data, result);
+    return undefined;
+  }
+
+  /**
+   * Settles the request whose entry was just applied, if this incarnation
+   * of this node proposed it. Matching on the header, never on the term or
+   * the leader: an entry proposed under one leader may be committed under
+   * the next.
+   */
+  private settleApplied(data: Uint8Array, result: unknown): void {
+    if (envelopeProposer(data) === this.id && envelopeIncarnation(data) === this.incarnation) {
+      this.settle(envelopeSeq(data), result);
+      this.settledByApply = true;
+    }
   }
 
   private applyConfChange(raw: RawNode, e: Entry, cc: ConfChange | ConfChangeV2): void {

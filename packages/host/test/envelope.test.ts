@@ -19,4 +19,19 @@ describe('entry envelope', () => {
     future[0] = 2;
     expect(() => decodeEnvelope(future)).toThrow(/version 2/);
   });
+
+  it('keeps its byte layout: version, proposer (64-bit), incarnation, seq, all big-endian', () => {
+    const bytes = encodeEnvelope({ proposer: 0x0102030405 * 256 + 6, incarnation: 0x0708090a, seq: 0x0b0c0d0e }, new Uint8Array([0xff]));
+    expect(Buffer.from(bytes).toString('hex')).toBe('01' + '0000010203040506' + '0708090a' + '0b0c0d0e' + 'ff');
+  });
+
+  it('gives every envelope bytes of its own, however many are made', () => {
+    const made = Array.from({ length: 5000 }, (_, i) => encodeEnvelope({ proposer: i + 1, incarnation: i, seq: i * 3 }, new Uint8Array(i % 97).fill(i & 0xff)));
+    for (const [i, bytes] of made.entries()) {
+      const { id, payload } = decodeEnvelope(bytes);
+      expect(id).toEqual({ proposer: i + 1, incarnation: i, seq: i * 3 });
+      expect(payload.length).toBe(i % 97);
+      expect(payload.every((b) => b === (i & 0xff))).toBe(true);
+    }
+  });
 });

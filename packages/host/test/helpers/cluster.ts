@@ -39,6 +39,9 @@ export class LogMachine implements StateMachine<string> {
   }
 }
 
+/** A state machine that records what it applied, as LogMachine does (whose subclasses may apply asynchronously). */
+export type RecordingMachine = StateMachine<string> & Pick<LogMachine, 'entries' | 'indexes'>;
+
 /** Polls `cond` until it holds; throws naming `what` (evaluated then) if it does not within `timeoutMs`. */
 export async function waitFor(cond: () => boolean, timeoutMs = 5_000, what: string | (() => string) = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -54,7 +57,7 @@ export interface Member {
   id: number;
   node: RaftNode<string>;
   storage: InMemoryStorage;
-  sm: LogMachine;
+  sm: RecordingMachine;
   transport: MemoryTransport;
 }
 
@@ -89,7 +92,7 @@ export class TestCluster {
    * Starts node `id` on its storage (a new one the first time): a restart
    * when the storage holds state, with a fresh, empty state machine.
    */
-  async startNode(id: number, { stateMachine, ...overrides }: NodeOverrides & { stateMachine?: LogMachine } = {}): Promise<Member> {
+  async startNode(id: number, { stateMachine, ...overrides }: NodeOverrides & { stateMachine?: RecordingMachine } = {}): Promise<Member> {
     const storage = this.members.get(id)?.storage ?? new InMemoryStorage();
     const sm = stateMachine ?? new LogMachine();
     const transport = new MemoryTransport(this.bus);
