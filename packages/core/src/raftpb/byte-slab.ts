@@ -18,8 +18,8 @@
 import { EMPTY_BYTES } from './types.js';
 
 const SLAB_BYTES = 64 * 1024;
-/** Larger copies get a buffer of their own. */
-const MAX_SLAB_COPY = SLAB_BYTES / 16;
+/** Larger pieces get a buffer of their own. */
+export const MAX_SLAB_COPY = SLAB_BYTES / 16;
 /** Copies this small are a byte loop; above, one `set` (whose subarray costs more than a short loop). */
 const LOOP_COPY_MAX = 16;
 

@@ -9,6 +9,7 @@
 // Values are checked before anything is written, in the order the reflection
 // encoder checks them, so a value with several faults is refused for the
 // same one.
+import { allocBytes } from './byte-slab.js';
 import protobuf from 'protobufjs';
 import type { Writer } from 'protobufjs';
 import { entrySize } from '../util/sizes.js';
@@ -207,7 +208,8 @@ function writeHardState(w: Writer, hs: HardState): void {
 /**
  * One writer reused by every encoding (encoding is synchronous and never
  * re-entered), so its buffer grows once instead of per message; the bytes
- * are then copied out into an exactly sized array of their own. A writer
+ * are then copied out into an exactly sized array of their own (or, for
+ * encodeMessageWithHeadroom, into slab space: see byte-slab.ts). A writer
  * grown past this size by a rare large message is dropped after use.
  */
 const KEEP_WRITER_BYTES = 1 << 20;
@@ -220,8 +222,8 @@ function startWriting(): Writer {
   return w;
 }
 
-function finish(w: Writer, headroom: number): Uint8Array {
-  const out = new Uint8Array(headroom + w.pos);
+function finish(w: Writer, headroom: number, pooled = false): Uint8Array {
+  const out = pooled ? allocBytes(headroom + w.pos) : new Uint8Array(headroom + w.pos);
   w.finishInto(out, headroom);
   if (w.buf.length > KEEP_WRITER_BYTES) scratch = new protobuf.Writer();
   return out;
@@ -231,7 +233,7 @@ function failed(typeName: string, e: unknown): Error {
   return encodeError(typeName, describeError(e));
 }
 
-function encodeMessageAfter(m: Message, headroom: number): Uint8Array {
+function encodeMessageAfter(m: Message, headroom: number, pooled: boolean): Uint8Array {
   checkMessage(m);
   const w = startWriting();
   try {
@@ -239,24 +241,26 @@ function encodeMessageAfter(m: Message, headroom: number): Uint8Array {
   } catch (e) {
     throw failed('Message', e);
   }
-  return finish(w, headroom);
+  return finish(w, headroom, pooled);
 }
 
 export function encodeMessage(m: Message): Uint8Array {
-  return encodeMessageAfter(m, 0);
+  return encodeMessageAfter(m, 0, false);
 }
 
 /**
  * encodeMessage's bytes, after `headroom` zero bytes left for the caller
  * (a frame header, say), in one array of their own: the message is at
  * `subarray(headroom)`, and a framing layer writes its header in front
- * without copying the message again.
+ * without copying the message again. Unlike encodeMessage's, the array is
+ * a view that may share its `.buffer` (byte-slab.ts): nobody else writes
+ * its bytes, but views over it must use byteOffset and byteLength.
  */
 export function encodeMessageWithHeadroom(m: Message, headroom: number): Uint8Array {
   if (!Number.isSafeInteger(headroom) || headroom < 0) {
     throw new RangeError(`encodeMessageWithHeadroom: headroom ${String(headroom)} is not a non-negative integer`);
   }
-  return encodeMessageAfter(m, headroom);
+  return encodeMessageAfter(m, headroom, true);
 }
 
 export function encodeEntry(e: Entry): Uint8Array {
