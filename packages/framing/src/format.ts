@@ -8,6 +8,7 @@
 //
 // This file only writes and parses that structure; what a frame means for
 // this node (cluster, addressee, authenticity, reassembly) is the Framer's.
+import { allocBytes } from '@raftbus/core';
 import { createHmac } from 'node:crypto';
 
 export const MAGIC = Uint8Array.of(0x52, 0x42); // 'RB'
@@ -50,7 +51,27 @@ export interface ChunkInfo {
   totalLength: number;
 }
 
-export interface ParsedFrame extends Envelope {
+/**
+ * An Envelope as the Framer stamps it on every frame: the session as its
+ * two 32-bit halves, because a bigint per frame costs an allocation.
+ */
+export interface Header {
+  clusterId: Uint8Array;
+  from: number;
+  to: number;
+  sessionHigh: number;
+  sessionLow: number;
+  sequence: number;
+}
+
+/** A frame's parts; the cluster id stays in the frame (hasClusterId compares it there). */
+export interface ParsedFrame {
+  from: number;
+  to: number;
+  /** The session's two 32-bit halves (sessionOf joins them). */
+  sessionHigh: number;
+  sessionLow: number;
+  sequence: number;
   authenticated: boolean;
   chunk: ChunkInfo | undefined;
   /** A view into the frame, not a copy. */
@@ -59,7 +80,12 @@ export interface ParsedFrame extends Envelope {
 
 /** Bytes of a frame with these parts. */
 export function frameLength(clusterIdBytes: number, chunked: boolean, authenticated: boolean, payloadBytes: number): number {
-  return FIXED_BYTES + clusterIdBytes + (chunked ? CHUNK_BYTES : 0) + payloadBytes + (authenticated ? MAC_BYTES : 0);
+  return headerLength(clusterIdBytes, chunked) + payloadBytes + (authenticated ? MAC_BYTES : 0);
+}
+
+/** Bytes of a frame before its payload. */
+export function headerLength(clusterIdBytes: number, chunked: boolean): number {
+  return FIXED_BYTES + clusterIdBytes + (chunked ? CHUNK_BYTES : 0);
 }
 
 export function macOf(key: Uint8Array, body: Uint8Array): Uint8Array {
@@ -76,33 +102,49 @@ export function isNodeId(v: number): boolean {
  * the cluster id fits its length byte.
  */
 export function writeFrame(envelope: Envelope, chunk: ChunkInfo | undefined, payload: Uint8Array, key: Uint8Array | undefined): Uint8Array {
-  const { clusterId } = envelope;
-  const frame = new Uint8Array(frameLength(clusterId.length, chunk !== undefined, key !== undefined, payload.length));
-  const view = new DataView(frame.buffer);
-  frame.set(MAGIC, 0);
-  let pos = MAGIC.length;
-  frame[pos++] = FRAME_VERSION;
-  frame[pos++] = (chunk !== undefined ? FLAG_CHUNKED : 0) | (key !== undefined ? FLAG_AUTHENTICATED : 0);
-  frame[pos++] = clusterId.length;
-  frame.set(clusterId, pos);
-  pos += clusterId.length;
-  pos = writeU64(view, pos, envelope.from);
-  pos = writeU64(view, pos, envelope.to);
-  view.setBigUint64(pos, envelope.session);
-  pos = writeU64(view, pos + 8, envelope.sequence);
-  if (chunk !== undefined) {
-    view.setBigUint64(pos, chunk.messageId);
-    view.setUint32(pos + 8, chunk.index);
-    view.setUint32(pos + 12, chunk.count);
-    view.setUint32(pos + 16, chunk.totalLength);
-    pos += CHUNK_BYTES;
-  }
-  view.setUint32(pos, payload.length);
-  pos += 4;
+  const { clusterId, from, to, session, sequence } = envelope;
+  const sessionHigh = Number(BigInt.asUintN(32, session >> 32n));
+  const sessionLow = Number(BigInt.asUintN(32, session));
+  return buildFrame({ clusterId, from, to, sessionHigh, sessionLow, sequence }, chunk, payload, key);
+}
+
+/** writeFrame, for a header whose session is already split. */
+export function buildFrame(header: Header, chunk: ChunkInfo | undefined, payload: Uint8Array, key: Uint8Array | undefined): Uint8Array {
+  const frame = allocBytes(frameLength(header.clusterId.length, chunk !== undefined, key !== undefined, payload.length));
+  let pos = writeHeader(frame, header, chunk, payload.length, key !== undefined);
   frame.set(payload, pos);
   pos += payload.length;
   if (key !== undefined) frame.set(macOf(key, frame.subarray(0, pos)), pos);
   return frame;
+}
+
+/**
+ * Writes everything before the payload at the start of `frame` (which has
+ * room for it, and for the payload and MAC after it) and returns where the
+ * payload goes. The MAC, when `authenticated`, is the caller's to append.
+ */
+export function writeHeader(frame: Uint8Array, header: Header, chunk: ChunkInfo | undefined, payloadLength: number, authenticated: boolean): number {
+  const { clusterId } = header;
+  frame[0] = MAGIC[0]!;
+  frame[1] = MAGIC[1]!;
+  frame[2] = FRAME_VERSION;
+  frame[3] = (chunk !== undefined ? FLAG_CHUNKED : 0) | (authenticated ? FLAG_AUTHENTICATED : 0);
+  frame[4] = clusterId.length;
+  frame.set(clusterId, 5);
+  let pos = 5 + clusterId.length;
+  pos = writeU64(frame, pos, header.from);
+  pos = writeU64(frame, pos, header.to);
+  pos = writeU32(frame, pos, header.sessionHigh);
+  pos = writeU32(frame, pos, header.sessionLow);
+  pos = writeU64(frame, pos, header.sequence);
+  if (chunk !== undefined) {
+    // Chunks are large: a DataView for the bigint costs nothing here.
+    new DataView(frame.buffer, frame.byteOffset, frame.byteLength).setBigUint64(pos, chunk.messageId);
+    pos = writeU32(frame, pos + 8, chunk.index);
+    pos = writeU32(frame, pos, chunk.count);
+    pos = writeU32(frame, pos, chunk.totalLength);
+  }
+  return writeU32(frame, pos, payloadLength);
 }
 
 /**
@@ -119,40 +161,51 @@ export function parseFrame(frame: Uint8Array): ParsedFrame | undefined {
   if ((flags & ~KNOWN_FLAGS) !== 0) return undefined;
   const chunked = (flags & FLAG_CHUNKED) !== 0;
   const authenticated = (flags & FLAG_AUTHENTICATED) !== 0;
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
 
-  const clusterIdLength = frame[4]!;
   // Everything up to the payload, now that the variable part is known.
-  const headerEnd = frameLength(clusterIdLength, chunked, false, 0);
+  const headerEnd = headerLength(frame[4]!, chunked);
   if (length < headerEnd) return undefined;
-  let pos = 5;
-  const clusterId = frame.subarray(pos, pos + clusterIdLength);
-  pos += clusterIdLength;
-  const from = readU64(view, pos);
-  const to = readU64(view, pos + 8);
-  const session = view.getBigUint64(pos + 16);
-  const sequence = readU64(view, pos + 24);
+  let pos = 5 + frame[4]!;
+  const from = readU64(frame, pos);
+  const to = readU64(frame, pos + 8);
+  const sessionHigh = readU32(frame, pos + 16);
+  const sessionLow = readU32(frame, pos + 20);
+  const sequence = readU64(frame, pos + 24);
   if (from === undefined || to === undefined || sequence === undefined) return undefined;
   pos += 32;
 
   let chunk: ChunkInfo | undefined;
   if (chunked) {
     chunk = {
-      messageId: view.getBigUint64(pos),
-      index: view.getUint32(pos + 8),
-      count: view.getUint32(pos + 12),
-      totalLength: view.getUint32(pos + 16),
+      messageId: new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getBigUint64(pos),
+      index: readU32(frame, pos + 8),
+      count: readU32(frame, pos + 12),
+      totalLength: readU32(frame, pos + 16),
     };
     pos += CHUNK_BYTES;
     // Every chunk carries at least one byte, so a message has at least `count` bytes.
     if (chunk.count === 0 || chunk.index >= chunk.count || chunk.totalLength < chunk.count) return undefined;
   }
 
-  const payloadLength = view.getUint32(pos);
+  const payloadLength = readU32(frame, pos);
   pos += 4;
   if (pos + payloadLength + (authenticated ? MAC_BYTES : 0) !== length) return undefined;
   if (chunk !== undefined && (payloadLength === 0 || payloadLength > chunk.totalLength)) return undefined;
-  return { clusterId, from, to, session, sequence, authenticated, chunk, payload: frame.subarray(pos, pos + payloadLength) };
+  // A plain view even when the frame is a Buffer, whose subarray() costs several times as much.
+  const payload = new Uint8Array(frame.buffer, frame.byteOffset + pos, payloadLength);
+  return { from, to, sessionHigh, sessionLow, sequence, authenticated, chunk, payload };
+}
+
+/** Whether a frame that parsed is for the cluster whose id's UTF-8 bytes are `clusterId`. */
+export function hasClusterId(frame: Uint8Array, clusterId: Uint8Array): boolean {
+  if (frame[4] !== clusterId.length) return false;
+  for (let i = 0; i < clusterId.length; i++) if (frame[5 + i] !== clusterId[i]) return false;
+  return true;
+}
+
+/** The session of a parsed frame as one number. */
+export function sessionOf(parsed: ParsedFrame): bigint {
+  return (BigInt(parsed.sessionHigh) << 32n) | BigInt(parsed.sessionLow);
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -161,14 +214,26 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function writeU64(view: DataView, pos: number, v: number): number {
-  view.setUint32(pos, Math.floor(v / TWO_32));
-  view.setUint32(pos + 4, v % TWO_32);
-  return pos + 8;
+function writeU32(frame: Uint8Array, pos: number, v: number): number {
+  frame[pos] = v >>> 24;
+  frame[pos + 1] = v >>> 16;
+  frame[pos + 2] = v >>> 8;
+  frame[pos + 3] = v;
+  return pos + 4;
 }
 
-function readU64(view: DataView, pos: number): number | undefined {
-  const high = view.getUint32(pos);
+function writeU64(frame: Uint8Array, pos: number, v: number): number {
+  // v < 2^53: the division is exact in its integer part, and >>> 0 takes the low word.
+  writeU32(frame, pos, Math.floor(v / TWO_32));
+  return writeU32(frame, pos + 4, v >>> 0);
+}
+
+function readU32(frame: Uint8Array, pos: number): number {
+  return frame[pos]! * 0x1000000 + ((frame[pos + 1]! << 16) | (frame[pos + 2]! << 8) | frame[pos + 3]!);
+}
+
+function readU64(frame: Uint8Array, pos: number): number | undefined {
+  const high = readU32(frame, pos);
   if (high > MAX_SAFE_HIGH_WORD) return undefined;
-  return high * TWO_32 + view.getUint32(pos + 4);
+  return high * TWO_32 + readU32(frame, pos + 4);
 }

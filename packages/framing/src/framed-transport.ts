@@ -27,6 +27,14 @@ export type FramedTransportStats = TransportStats & { drops: FrameDropStats };
 
 type State = 'new' | 'starting' | 'running' | 'stopped';
 
+/** The frames of one send() for one peer. */
+interface Batch {
+  to: number;
+  frames: Uint8Array[];
+  /** Messages the frames carry. */
+  messages: number;
+}
+
 interface Joined {
   framer: Framer;
   handlers: TransportHandlers;
@@ -126,7 +134,9 @@ export abstract class FramedTransport implements Transport {
       this.#sendFailures += messages.length;
       return;
     }
-    const byPeer = new Map<number, { frames: Uint8Array[]; messages: number }>();
+    // Batches in the order their peers first appear. A send addresses a
+    // few peers, so finding a batch by scanning costs less than a Map.
+    const batches: Batch[] = [];
     for (const message of messages) {
       let frames: Uint8Array[];
       try {
@@ -136,15 +146,17 @@ export abstract class FramedTransport implements Transport {
         this.#sendFailures++;
         continue;
       }
-      let batch = byPeer.get(message.to);
+      let batch: Batch | undefined;
+      for (const b of batches) if (b.to === message.to) batch = b;
       if (batch === undefined) {
-        batch = { frames: [], messages: 0 };
-        byPeer.set(message.to, batch);
+        // The framer's array is ours: it becomes the batch.
+        batches.push({ to: message.to, frames, messages: 1 });
+      } else {
+        for (const frame of frames) batch.frames.push(frame);
+        batch.messages++;
       }
-      for (const frame of frames) batch.frames.push(frame);
-      batch.messages++;
     }
-    for (const [to, batch] of byPeer) this.#publishBatch(joined, to, batch.frames, batch.messages);
+    for (const batch of batches) this.#publishBatch(joined, batch.to, batch.frames, batch.messages);
   }
 
   /** Idempotent; calls disconnect() once (if connect() was ever called), after a start in progress settles. */
@@ -160,7 +172,10 @@ export abstract class FramedTransport implements Transport {
 
   /** Subclass: connect to the bus and start calling `deliver(frame)` for frames addressed to (clusterId, nodeId). */
   protected abstract connect(clusterId: string, nodeId: number, deliver: (frame: Uint8Array) => void): Promise<void>;
-  /** Subclass: put frames (in order) on the bus for node `to`. May be async; must not throw synchronously for bus errors (reject instead). */
+  /**
+   * Subclass: put frames (in order) on the bus for node `to`. May be async; must not throw synchronously for bus errors (reject instead).
+   * A small frame is a view into a buffer shared with other frames: send its bytes (byteOffset, byteLength), never its whole `buffer`.
+   */
   protected abstract publish(to: number, frames: Uint8Array[]): Promise<void>;
   /** Subclass: release connections it created (not the ones the user passed in). */
   protected abstract disconnect(): Promise<void>;

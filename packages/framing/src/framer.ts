@@ -3,9 +3,23 @@
 // ids of chunks; no I/O. A frame that is not a valid message for this node
 // is dropped and counted, never thrown and never delivered.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { ErrInvalidConfig, ErrMalformedMessage, decodeMessage, encodeMessage, type Message } from '@raftbus/core';
+import { ErrInvalidConfig, ErrMalformedMessage, decodeMessage, encodeMessageWithHeadroom, type Message } from '@raftbus/core';
 import { ErrMessageTooLarge } from './errors.js';
-import { MAC_BYTES, MAX_CLUSTER_ID_BYTES, frameLength, isNodeId, macOf, parseFrame, sameBytes, writeFrame, type Envelope, type ParsedFrame } from './format.js';
+import {
+  MAC_BYTES,
+  MAX_CLUSTER_ID_BYTES,
+  buildFrame,
+  frameLength,
+  hasClusterId,
+  headerLength,
+  isNodeId,
+  macOf,
+  parseFrame,
+  sessionOf,
+  writeHeader,
+  type Header,
+  type ParsedFrame,
+} from './format.js';
 import { resolveFramingOptions, type FramingOptions, type ResolvedFramingOptions } from './options.js';
 import { Reassembly } from './reassembly.js';
 import { ReplayWindows } from './replay.js';
@@ -21,8 +35,11 @@ export class Framer {
   /** Payload bytes a chunk frame can carry within maxFrameBytes. */
   private readonly chunkPayloadBytes: number;
   private readonly reassembly: Reassembly;
-  /** This Framer's run as a sender: frames of an earlier run never look new. */
-  private readonly session = randomBytes(8).readBigUInt64BE(0);
+  /** This Framer's run as a sender (random 64 bits, as two words): frames of an earlier run never look new. */
+  private readonly sessionHigh: number;
+  private readonly sessionLow: number;
+  /** Header bytes of an unchunked frame: the room left before the payload when it is encoded. */
+  private readonly headroom: number;
   /** Last sequence number used per addressee (each receiver sees a gapless count of its own frames). */
   private readonly sequences = new Map<number, number>();
   /** Kept only with a key: without one, a replay cannot be told from a forgery. */
@@ -45,6 +62,10 @@ export class Framer {
     }
     if (!isNodeId(nodeId) || nodeId === 0) throw new ErrInvalidConfig(`framing: nodeId must be a positive safe integer, got ${String(nodeId)}`);
     const keyed = this.options.key !== undefined;
+    this.headroom = headerLength(this.clusterIdBytes.length, false);
+    const session = randomBytes(8);
+    this.sessionHigh = session.readUInt32BE(0);
+    this.sessionLow = session.readUInt32BE(4);
     this.chunkPayloadBytes = this.options.maxFrameBytes - frameLength(this.clusterIdBytes.length, true, keyed, 0);
     if (this.chunkPayloadBytes < 1) {
       const least = frameLength(this.clusterIdBytes.length, true, keyed, 1);
@@ -75,31 +96,38 @@ export class Framer {
    * represent, ErrMessageTooLarge past maxMessageBytes.
    */
   encode(message: Message): Uint8Array[] {
-    const payload = encodeMessage(message);
+    const { headroom } = this;
+    const encoded = encodeMessageWithHeadroom(message, headroom);
+    const payloadLength = encoded.length - headroom;
     if (!isNodeId(message.from) || !isNodeId(message.to)) {
       throw new ErrMalformedMessage(`framing: node ids must be safe non-negative integers (from ${message.from}, to ${message.to})`);
     }
-    if (payload.length > this.options.maxMessageBytes) {
-      throw new ErrMessageTooLarge(`framing: message is ${payload.length} bytes encoded; maxMessageBytes is ${this.options.maxMessageBytes}`);
+    if (payloadLength > this.options.maxMessageBytes) {
+      throw new ErrMessageTooLarge(`framing: message is ${payloadLength} bytes encoded; maxMessageBytes is ${this.options.maxMessageBytes}`);
     }
     const { key, maxFrameBytes } = this.options;
-    const envelope = (): Envelope => ({ clusterId: this.clusterIdBytes, from: message.from, to: message.to, session: this.session, sequence: this.nextSequence(message.to) });
-    if (frameLength(this.clusterIdBytes.length, false, key !== undefined, payload.length) <= maxFrameBytes) {
-      return [writeFrame(envelope(), undefined, payload, key)];
+    if (frameLength(this.clusterIdBytes.length, false, key !== undefined, payloadLength) <= maxFrameBytes) {
+      if (key === undefined) {
+        // The common case: the header goes into the room left for it, no copy.
+        writeHeader(encoded, this.header(message), undefined, payloadLength, false);
+        return [encoded];
+      }
+      return [buildFrame(this.header(message), undefined, encoded.subarray(headroom), key)];
     }
+    const payload = encoded.subarray(headroom);
     const size = this.chunkPayloadBytes;
-    const count = Math.ceil(payload.length / size);
+    const count = Math.ceil(payloadLength / size);
     const messageId = randomBytes(8).readBigUInt64BE(0);
     const frames: Uint8Array[] = [];
     for (let index = 0; index < count; index++) {
-      const part = payload.subarray(index * size, Math.min(payload.length, (index + 1) * size));
-      frames.push(writeFrame(envelope(), { messageId, index, count, totalLength: payload.length }, part, key));
+      const part = payload.subarray(index * size, Math.min(payloadLength, (index + 1) * size));
+      frames.push(buildFrame(this.header(message), { messageId, index, count, totalLength: payloadLength }, part, key));
     }
     return frames;
   }
 
   /** The message once complete; undefined while chunks are missing or when the frame was dropped (counted). Never throws. */
-  decode(frame: Uint8Array, now: number = Date.now()): Message | undefined {
+  decode(frame: Uint8Array, now?: number): Message | undefined {
     try {
       return this.decodeFrame(frame, now);
     } catch {
@@ -109,8 +137,9 @@ export class Framer {
     }
   }
 
-  private decodeFrame(frame: Uint8Array, now: number): Message | undefined {
-    this.reassembly.expire(now);
+  /** `now` defaults to Date.now(), read only when chunks are held or arrive. */
+  private decodeFrame(frame: Uint8Array, now: number | undefined): Message | undefined {
+    if (!this.reassembly.idle) this.reassembly.expire((now ??= Date.now()));
     if (!(frame instanceof Uint8Array)) return this.drop('malformed');
     const { key } = this.options;
     // With a key, nothing in the frame is believed before its MAC checks out:
@@ -119,10 +148,10 @@ export class Framer {
     const parsed = parseFrame(frame);
     if (parsed === undefined) return this.drop('malformed');
     if (key !== undefined && !parsed.authenticated) return this.drop('malformed');
-    if (!sameBytes(parsed.clusterId, this.clusterIdBytes)) return this.drop('wrongCluster');
+    if (!hasClusterId(frame, this.clusterIdBytes)) return this.drop('wrongCluster');
     if (parsed.to !== this.nodeId) return this.drop('wrongNode');
     // Authentic, and for us: drop it if we saw it already.
-    if (this.replays !== undefined && !this.replays.accept(parsed.from, parsed.session, parsed.sequence)) return this.drop('replayed');
+    if (this.replays !== undefined && !this.replays.accept(parsed.from, sessionOf(parsed), parsed.sequence)) return this.drop('replayed');
 
     const { chunk } = parsed;
     if (chunk === undefined) {
@@ -130,6 +159,7 @@ export class Framer {
       return this.message(parsed.payload, parsed);
     }
     if (chunk.totalLength > this.options.maxMessageBytes) return this.drop('tooLarge');
+    now ??= Date.now();
     const outcome = this.reassembly.add(parsed.from, chunk, parsed.payload, now);
     switch (outcome.kind) {
       case 'incomplete':
@@ -145,10 +175,12 @@ export class Framer {
     }
   }
 
-  private nextSequence(to: number): number {
-    const sequence = (this.sequences.get(to) ?? 0) + 1;
-    this.sequences.set(to, sequence);
-    return sequence;
+  /** The header of the next frame to the message's addressee. */
+  private header(message: Message): Header {
+    const sequence = (this.sequences.get(message.to) ?? 0) + 1;
+    this.sequences.set(message.to, sequence);
+    const { sessionHigh, sessionLow } = this;
+    return { clusterId: this.clusterIdBytes, from: message.from, to: message.to, sessionHigh, sessionLow, sequence };
   }
 
   private authentic(frame: Uint8Array, key: Uint8Array): boolean {

@@ -53,6 +53,11 @@ export class Reassembly {
     return this.pending.size;
   }
 
+  /** Nothing held and nothing remembered: expire() would have nothing to do. */
+  get idle(): boolean {
+    return this.pending.size === 0 && this.finished.size === 0;
+  }
+
   /**
    * Discards incomplete messages older than the timeout (counted) and
    * forgets finished ones. Entries are kept in arrival order, so this stops

@@ -67,6 +67,10 @@ export const NATS_CLIENT_DEFAULTS = {
 
 /** How long stop() lets the client flush what was published before it closes anyway. */
 const DRAIN_TIMEOUT_MS = 2_000;
+/** Peer subjects remembered per connection; past this many peers the memo starts over. */
+const MAX_SUBJECTS = 1024;
+/** What every publish that went out returns: one settled promise, not one per call. */
+const PUBLISHED: Promise<void> = Promise.resolve();
 
 /** The largest frame for a server whose max_payload is `maxPayload`. */
 export function maxFrameBytesFor(maxPayload: number): number {
@@ -79,6 +83,8 @@ interface Link {
   owned: boolean;
   /** The cluster's subject token. */
   token: string;
+  /** Subjects of the peers sent to, so that a send does not build and check one. */
+  subjects: Map<number, string>;
   sub: Subscription;
   statuses: AsyncIterable<Status>;
   /** Connected, as last reported by the client's status events. */
@@ -147,21 +153,30 @@ export class NatsTransport extends FramedTransport {
       else if (sub !== undefined && !nc.isClosed()) sub.unsubscribe();
       throw e;
     }
-    const link: Link = { nc, owned, token, sub, statuses: nc.status(), online: nc.info !== undefined, stopping: false };
+    const link: Link = { nc, owned, token, subjects: new Map(), sub, statuses: nc.status(), online: nc.info !== undefined, stopping: false };
     this.link = link;
     void this.watch(link);
     void nc.closed().then((err) => this.onClosed(link, err));
   }
 
-  protected async publish(to: number, frames: Uint8Array[]): Promise<void> {
-    // Everything below throws inside an async function: a rejection, which
-    // the base counts; the client's synchronous errors never reach send().
+  protected publish(to: number, frames: Uint8Array[]): Promise<void> {
+    // The client's synchronous errors, and ours, become a rejection, which
+    // the base counts; they never reach send().
+    try {
+      this.publishNow(to, frames);
+      return PUBLISHED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private publishNow(to: number, frames: Uint8Array[]): void {
     const link = this.link;
     if (link === undefined) throw new ErrNatsUnavailable('not started');
     const { nc } = link;
     if (nc.isClosed()) throw new ErrNatsUnavailable('closed');
     if (!link.online) throw new ErrNatsUnavailable('disconnected');
-    const subject = nodeSubject(link.token, to);
+    const subject = link.subjects.get(to) ?? subjectFor(link, to);
     // All or nothing: a chunk refused halfway would strand the others.
     const maxPayload = nc.info?.max_payload;
     if (maxPayload !== undefined) {
@@ -253,6 +268,14 @@ export class NatsTransport extends FramedTransport {
     if (link.owned) this.log.error(message);
     else this.log.warning(message);
   }
+}
+
+/** The subject of node `to`, remembered for the link's next sends. */
+function subjectFor(link: Link, to: number): string {
+  const subject = nodeSubject(link.token, to);
+  if (link.subjects.size >= MAX_SUBJECTS) link.subjects.clear();
+  link.subjects.set(to, subject);
+  return subject;
 }
 
 /** Ends a status iterator of the client now, not at its next status (it detaches from the connection). */
