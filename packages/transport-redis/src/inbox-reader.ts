@@ -4,9 +4,10 @@
 // resumes from the last id it saw) and stops promptly: stop() closes the
 // connection, which fails the XREAD it is blocked in.
 import type { Logger } from '@raftbus/core';
-import type { Redis } from 'ioredis';
+import type { Command, Redis } from 'ioredis';
 import { connectOrClose } from './connection.js';
 import { FRAME_FIELD } from './inbox-key.js';
+import { XreadEncoder } from './stream-commands.js';
 
 export interface InboxReaderOptions {
   /** How long one XREAD blocks waiting for frames (ms). */
@@ -24,19 +25,34 @@ type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | n
 const FIELD = Buffer.from(FRAME_FIELD);
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1_000;
+/**
+ * How much longer than BLOCK an XREAD may go unanswered before the reader
+ * gives up on it (a half-open connection answers nothing and reports no
+ * error); also how often it checks.
+ */
+export const XREAD_GRACE_MS = 1_000;
 
 export class InboxReader {
   private lastId = '0-0';
   private stopped = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private readonly xread: XreadEncoder;
+  /** The XREAD awaiting its reply, and when it was sent. */
+  private pending: Command | undefined;
+  private pendingSince = 0;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: Redis,
     private readonly key: string,
     private readonly deliver: (frame: Uint8Array) => void,
     private readonly options: InboxReaderOptions,
-  ) {}
+  ) {
+    // ioredis prefixes the keys of the commands it builds; this one is built here.
+    const prefix = redis.options.keyPrefix;
+    this.xread = new XreadEncoder(prefix ? prefix + key : key, options.count, options.blockMs);
+  }
 
   /**
    * Connects and starts reading what is added to the inbox from now on.
@@ -55,15 +71,37 @@ export class InboxReader {
       this.redis.disconnect();
       throw error;
     }
+    this.watchdog = setInterval(() => this.expireStuckRead(), XREAD_GRACE_MS).unref();
     this.loop = this.run();
   }
 
   /** Stops reading and closes the connection. Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.watchdog);
     this.wake?.();
     this.redis.disconnect();
     await this.loop;
+  }
+
+  /**
+   * Ends an XREAD unanswered for BLOCK plus the grace as if BLOCK had
+   * expired (null), so the loop reads again; a reply that comes later
+   * resolves nothing. One check a second per reader, rather than a timer
+   * per XREAD (ioredis's blockingTimeout), which every message would pay for.
+   */
+  private expireStuckRead(): void {
+    const pending = this.pending;
+    if (pending !== undefined && !pending.isSettled && Date.now() - this.pendingSince > this.options.blockMs + XREAD_GRACE_MS) pending.resolve(null);
+  }
+
+  /** Sends one XREAD BLOCK from lastId; resolves with its reply. */
+  private read(): Promise<XReadReply> {
+    const command = this.xread.command(this.lastId);
+    this.pending = command;
+    this.pendingSince = Date.now();
+    this.redis.sendCommand(command);
+    return command.promise as Promise<XReadReply>;
   }
 
   private async run(): Promise<void> {
@@ -71,15 +109,7 @@ export class InboxReader {
     while (!this.stopped) {
       let reply: XReadReply;
       try {
-        reply = (await this.redis.xreadBuffer(
-          'COUNT',
-          this.options.count,
-          'BLOCK',
-          this.options.blockMs,
-          'STREAMS',
-          this.key,
-          this.lastId,
-        )) as XReadReply;
+        reply = await this.read();
       } catch (error) {
         if (this.stopped) return;
         if (backoff === 0) {

@@ -4,11 +4,12 @@
 // framing base class turns messages into frames (chunks, HMAC) and back.
 import { ErrInvalidConfig, getLogger, type Logger } from '@raftbus/core';
 import { FramedTransport, type FramingOptions } from '@raftbus/framing';
-import type { Redis, RedisOptions } from 'ioredis';
-import { connectOrClose, createRedis, untilReady } from './connection.js';
+import type { Pipeline, Redis, RedisOptions } from 'ioredis';
+import { connectOrClose, createRedis, emitRepliesOnArrival, untilReady } from './connection.js';
 import { ErrPublishAborted, ErrRedisUnavailable } from './errors.js';
-import { FRAME_FIELD, inboxKey } from './inbox-key.js';
+import { inboxKey } from './inbox-key.js';
 import { InboxReader } from './inbox-reader.js';
+import { XaddEncoder } from './stream-commands.js';
 
 /** Where the transport's connections come from. */
 export type RedisConnectionOptions =
@@ -56,6 +57,8 @@ interface Joined {
   publisher: Redis;
   ownsPublisher: boolean;
   reader: InboxReader;
+  /** Per peer, its inbox's XADD, encoded once. */
+  xadds: Map<number, XaddEncoder>;
 }
 
 export class RedisTransport extends FramedTransport {
@@ -83,16 +86,13 @@ export class RedisTransport extends FramedTransport {
     const { client, url, redis } = this.connection;
     // The blocking reader fails fast while disconnected (no offline queue,
     // no retried or resent requests) so that its loop, not ioredis, decides
-    // when to read again and from which id. The client-side blocking
-    // timeout (BLOCK ms plus the grace) ends an XREAD stuck on a half-open
-    // connection.
+    // when to read again and from which id. The reader itself ends an
+    // XREAD stuck on a half-open connection (see InboxReader).
     const readerOptions: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      blockingTimeout: this.blockMs,
-      blockingTimeoutGrace: 1_000,
       replyMapping: 'legacy',
     };
     const logPrefix = `transport-redis ${clusterId}/${nodeId}`;
@@ -100,6 +100,7 @@ export class RedisTransport extends FramedTransport {
     // ioredis reports every failed reconnection attempt; the reader's loop
     // and the send failures say what matters.
     readerRedis.on('error', (e: Error) => this.log.debug(`${logPrefix}: inbox connection: ${e.message}`));
+    emitRepliesOnArrival(readerRedis);
     const reader = new InboxReader(readerRedis, inboxKey(clusterId, nodeId), deliver, {
       blockMs: this.blockMs,
       count: this.readCount,
@@ -118,6 +119,7 @@ export class RedisTransport extends FramedTransport {
       // now fails now (and is reported unreachable) rather than queueing.
       publisher = createRedis(url, { ...redis, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
       publisher.on('error', (e: Error) => this.log.debug(`${logPrefix}: publishing connection: ${e.message}`));
+      emitRepliesOnArrival(publisher);
       try {
         await connectOrClose(publisher);
       } catch (error) {
@@ -125,31 +127,40 @@ export class RedisTransport extends FramedTransport {
         throw error;
       }
     }
-    this.joined = { clusterId, publisher, ownsPublisher: client === undefined, reader };
+    this.joined = { clusterId, publisher, ownsPublisher: client === undefined, reader, xadds: new Map() };
   }
 
-  protected async publish(to: number, frames: Uint8Array[]): Promise<void> {
+  // Not async: a message of one frame (nearly all) costs one command and the
+  // promise ioredis settles, nothing more. The XADDs are issued before
+  // anything is awaited, so frames leave in the order publish() is called:
+  // per peer, the order of send().
+  protected publish(to: number, frames: Uint8Array[]): Promise<void> {
     const joined = this.joined;
-    if (joined === undefined) throw new ErrRedisUnavailable('not started');
+    if (joined === undefined) return Promise.reject(new ErrRedisUnavailable('not started'));
     const { publisher } = joined;
     if (publisher.status !== 'ready') {
       if (joined.ownsPublisher && publisher.status === 'end') publisher.connect().catch(() => {});
-      throw new ErrRedisUnavailable(publisher.status);
+      return Promise.reject(new ErrRedisUnavailable(publisher.status));
     }
-    const key = inboxKey(joined.clusterId, to);
     corkUntilNextTick(publisher);
-    // The XADDs are issued before the first await, so frames leave in the
-    // order publish() is called: per peer, the order of send().
     if (frames.length === 1) {
-      await publisher.xadd(key, 'MAXLEN', '~', this.maxlen, '*', FRAME_FIELD, asBuffer(frames[0]!));
-      return;
+      const command = this.xaddTo(joined, to).command(frames[0]!);
+      publisher.sendCommand(command);
+      return command.promise as Promise<unknown> as Promise<void>;
     }
-    // A chunked message goes in one MULTI/EXEC: all its chunks or none.
-    const tx = publisher.multi();
-    for (const frame of frames) tx.xadd(key, 'MAXLEN', '~', this.maxlen, '*', FRAME_FIELD, asBuffer(frame));
-    const results = await tx.exec();
-    if (results === null) throw new ErrPublishAborted('redis transport: MULTI/EXEC aborted');
-    for (const [error] of results) if (error) throw error;
+    return publishAll(publisher, this.xaddTo(joined, to), frames);
+  }
+
+  private xaddTo(joined: Joined, to: number): XaddEncoder {
+    let xadd = joined.xadds.get(to);
+    if (xadd === undefined) {
+      // ioredis prefixes the keys of the commands it builds; this one is built here.
+      const prefix = joined.publisher.options.keyPrefix;
+      const key = inboxKey(joined.clusterId, to);
+      xadd = new XaddEncoder(prefix ? prefix + key : key, this.maxlen);
+      joined.xadds.set(to, xadd);
+    }
+    return xadd;
   }
 
   protected async disconnect(): Promise<void> {
@@ -161,6 +172,19 @@ export class RedisTransport extends FramedTransport {
     if (joined.ownsPublisher) joined.publisher.disconnect();
     await joined.reader.stop();
   }
+}
+
+/**
+ * Several frames (a chunked message, or several messages to one peer) go in
+ * one MULTI/EXEC: all of them or none.
+ */
+async function publishAll(publisher: Redis, xadd: XaddEncoder, frames: Uint8Array[]): Promise<void> {
+  const tx = publisher.multi();
+  // ioredis's typings leave sendCommand off what multi() returns; it is a Pipeline.
+  for (const frame of frames) (tx as unknown as Pipeline).sendCommand(xadd.command(frame));
+  const results = await tx.exec();
+  if (results === null) throw new ErrPublishAborted('redis transport: MULTI/EXEC aborted');
+  for (const [error] of results) if (error) throw error;
 }
 
 /**
@@ -178,9 +202,4 @@ function corkUntilNextTick(publisher: Redis): void {
 function positiveInteger(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new ErrInvalidConfig(`redis transport: ${name} must be a positive integer, got ${String(value)}`);
   return value;
-}
-
-/** The frame's bytes as a Buffer (no copy): ioredis sends a Uint8Array that is not a Buffer as text. */
-function asBuffer(frame: Uint8Array): Buffer {
-  return Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
 }

@@ -207,6 +207,21 @@ describe.skipIf(noRedis !== undefined)(`RedisTransport on Redis${noRedis ? ` (sk
     expect(await mine.ping()).toBe('PONG');
   });
 
+  it("keeps the keyPrefix of the caller's client: inboxes live under it, both ways", async () => {
+    const cluster = freshCluster();
+    const prefixed = client(url, { keyPrefix: 'app:' });
+    const a = await startNode(1, cluster, { client: prefixed });
+    const b = await startNode(2, cluster, { client: prefixed });
+    a.transport.send([heartbeat(1, 2, 1)]);
+    b.transport.send([heartbeat(2, 1, 2)]);
+    await waitFor(() => a.inbox.length === 1 && b.inbox.length === 1, 10_000, 'a message each way');
+    const admin = client(url);
+    expect(await admin.xlen(`app:${inboxKey(cluster, 2)}`)).toBe(1);
+    expect(await admin.xlen(`app:${inboxKey(cluster, 1)}`)).toBe(1);
+    expect(await admin.exists(inboxKey(cluster, 2))).toBe(0);
+    await admin.del(`app:${inboxKey(cluster, 1)}`, `app:${inboxKey(cluster, 2)}`);
+  });
+
   it("connects a lazyConnect client it is given", async () => {
     const cluster = freshCluster();
     const lazy = client(url, { lazyConnect: true });
