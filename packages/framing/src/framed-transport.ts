@@ -175,8 +175,10 @@ export abstract class FramedTransport implements Transport {
   /**
    * Subclass: put frames (in order) on the bus for node `to`. May be async; must not throw synchronously for bus errors (reject instead).
    * A small frame is a view into a buffer shared with other frames: send its bytes (byteOffset, byteLength), never its whole `buffer`.
+   * `chunked`: some message among the frames was split into chunks (a bus that can should deliver a message's chunks all or none);
+   * otherwise each frame is a whole message, and losing some of them is what raft expects of a network.
    */
-  protected abstract publish(to: number, frames: Uint8Array[]): Promise<void>;
+  protected abstract publish(to: number, frames: Uint8Array[], chunked: boolean): Promise<void>;
   /** Subclass: release connections it created (not the ones the user passed in). */
   protected abstract disconnect(): Promise<void>;
 
@@ -209,7 +211,7 @@ export abstract class FramedTransport implements Transport {
   #publishBatch(joined: Joined, to: number, frames: Uint8Array[], messages: number): void {
     let published: Promise<void>;
     try {
-      published = this.publish(to, frames);
+      published = this.publish(to, frames, frames.length > messages);
     } catch {
       this.#failed(joined, to, messages);
       return;

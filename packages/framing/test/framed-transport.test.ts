@@ -67,17 +67,22 @@ describe('FramedTransport', () => {
     const big = messageOfSize(1, 2, 1000);
     a.transport.send([hb(1, 2, 1), hb(1, 3, 2), big, hb(1, 2, 3)]);
     expect(a.transport.publishes.map((p) => p.to)).toEqual([2, 3]);
+    // Only node 2's batch holds a message split into chunks.
+    expect(a.transport.publishes.map((p) => p.chunked)).toEqual([true, false]);
+    a.transport.send([hb(1, 2, 4), hb(1, 2, 5)]);
+    expect(a.transport.publishes[2]).toMatchObject({ to: 2, chunked: false });
+    expect(a.transport.publishes[2]!.frames).toHaveLength(2);
     const toB = a.transport.publishes[0]!.frames;
     const framer = new Framer(CLUSTER, 2, { maxFrameBytes: 300 });
     const decoded = toB.map((f) => framer.decode(f)).filter((m) => m !== undefined);
     expect(decoded.map((m) => m.index)).toEqual([1, big.index, 3]);
     expect(toB.length).toBeGreaterThan(3);
     for (const f of toB) expect(f.length).toBeLessThanOrEqual(300);
-    await waitFor(() => b.inbox.length === 3 && c.inbox.length === 1);
+    await waitFor(() => b.inbox.length === 5 && c.inbox.length === 1);
     expectSameMessage(b.inbox[1], big);
-    await waitFor(() => a.transport.stats().sent === 4);
-    expect(a.transport.stats()).toEqual({ sent: 4, received: 0, dropped: 0, sendFailures: 0 });
-    expect(b.transport.stats()).toEqual({ sent: 0, received: 3, dropped: 0, sendFailures: 0 });
+    await waitFor(() => a.transport.stats().sent === 6);
+    expect(a.transport.stats()).toEqual({ sent: 6, received: 0, dropped: 0, sendFailures: 0 });
+    expect(b.transport.stats()).toEqual({ sent: 0, received: 5, dropped: 0, sendFailures: 0 });
   });
 
   it('counts a rejected or throwing publish as failures of all its messages, and reports the peer once, later', async () => {

@@ -139,6 +139,8 @@ export class LoopbackBus {
 export interface PublishCall {
   to: number;
   frames: Uint8Array[];
+  /** What the base said: some message among the frames was split into chunks. */
+  chunked: boolean;
 }
 
 /** The smallest bus adapter: what a Redis, NATS or Kafka transport does, minus the bus. */
@@ -166,8 +168,8 @@ export class LoopbackTransport extends FramedTransport {
     this.bus.join(nodeId, deliver);
   }
 
-  protected publish(to: number, frames: Uint8Array[]): Promise<void> {
-    this.publishes.push({ to, frames });
+  protected publish(to: number, frames: Uint8Array[], chunked: boolean): Promise<void> {
+    this.publishes.push({ to, frames, chunked });
     const fault = this.publishFault?.(to);
     if (fault === 'throw') throw new Error(`publish to ${to} exploded`);
     if (fault === 'reject') return Promise.reject(new Error(`publish to ${to} refused`));

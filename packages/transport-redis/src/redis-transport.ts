@@ -134,7 +134,7 @@ export class RedisTransport extends FramedTransport {
   // promise ioredis settles, nothing more. The XADDs are issued before
   // anything is awaited, so frames leave in the order publish() is called:
   // per peer, the order of send().
-  protected publish(to: number, frames: Uint8Array[]): Promise<void> {
+  protected publish(to: number, frames: Uint8Array[], chunked: boolean): Promise<void> {
     const joined = this.joined;
     if (joined === undefined) return Promise.reject(new ErrRedisUnavailable('not started'));
     const { publisher } = joined;
@@ -148,7 +148,10 @@ export class RedisTransport extends FramedTransport {
       publisher.sendCommand(command);
       return command.promise as Promise<unknown> as Promise<void>;
     }
-    return publishAll(publisher, this.xaddTo(joined, to), frames);
+    // A chunked message goes in one MULTI/EXEC: all its chunks or none.
+    // Whole messages need no transaction: pipelined, they keep their order.
+    if (chunked) return publishAll(publisher, this.xaddTo(joined, to), frames);
+    return publishEach(publisher, this.xaddTo(joined, to), frames);
   }
 
   private xaddTo(joined: Joined, to: number): XaddEncoder {
@@ -178,6 +181,17 @@ export class RedisTransport extends FramedTransport {
  * Several frames (a chunked message, or several messages to one peer) go in
  * one MULTI/EXEC: all of them or none.
  */
+/** One XADD per frame, pipelined (the cork makes them one write). */
+function publishEach(publisher: Redis, xadd: XaddEncoder, frames: Uint8Array[]): Promise<void> {
+  const sent: Promise<unknown>[] = [];
+  for (const frame of frames) {
+    const command = xadd.command(frame);
+    publisher.sendCommand(command);
+    sent.push(command.promise as Promise<unknown>);
+  }
+  return Promise.all(sent).then(() => undefined);
+}
+
 async function publishAll(publisher: Redis, xadd: XaddEncoder, frames: Uint8Array[]): Promise<void> {
   const tx = publisher.multi();
   // ioredis's typings leave sendCommand off what multi() returns; it is a Pipeline.
