@@ -181,6 +181,11 @@ const ROLES: Record<StateType, Role> = {
   [StateType.StatePreCandidate]: 'preCandidate',
 };
 
+/** An append that carries no entries: a leader telling a follower its new commit index. */
+function isCommitOnlyAppend(m: Message): boolean {
+  return m.type === MessageType.MsgApp && m.entries.length === 0;
+}
+
 function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
   return typeof (v as PromiseLike<unknown> | null)?.then === 'function';
 }
@@ -261,6 +266,10 @@ export class RaftNode<Result = unknown> {
   private appending = false;
   private appendChain: Promise<void> = Promise.resolve();
   private applyChain: Promise<void> = Promise.resolve();
+  /** Work queued on the apply worker and not yet finished. */
+  private applyPending = 0;
+  /** Commit-only appends held back until the apply they go with has run (see handleReadyAsync). */
+  private heldSends: Message[] = [];
   /**
    * asyncStorageWrites: raft restored a snapshot at this index (taking its
    * ConfState) while entries before it may still be in the apply worker's
@@ -817,6 +826,7 @@ export class RaftNode<Result = unknown> {
    */
   private handleReadyAsync(raw: RawNode, rd: Ready): void {
     const network: Message[] = [];
+    const applyStarts = this.applyPending === 0 && rd.messages.some((m) => m.to === LocalApplyThread && m.entries.length > 0);
     for (const m of rd.messages) {
       if (m.to === LocalAppendThread) {
         if (m.snapshot !== undefined) {
@@ -829,7 +839,15 @@ export class RaftNode<Result = unknown> {
       } else if (m.to === LocalApplyThread) void this.onApplyThread(() => this.applyWork(raw, m));
       else network.push(m);
     }
-    if (network.length > 0) this.send(raw, network);
+    if (network.length > 0) {
+      // Appends that only carry the new commit index, going out with an
+      // apply that starts now: held until the apply has run and the callers
+      // it resumed have proposed (wakeAfterCallers), so that they reach each
+      // follower together with the appends of those proposals, one delivery
+      // instead of two. Anything else goes now.
+      if (applyStarts && network.every(isCommitOnlyAppend)) this.heldSends.push(...network);
+      else this.send(raw, network);
+    }
     for (const rs of rd.readStates) this.onReadState(rs);
     if (rd.softState !== undefined) this.onSoftState(rd.softState, raw.basicStatus().hardState.term);
     if (this.readsByIndex.length > 0) this.serveReads();
@@ -845,7 +863,13 @@ export class RaftNode<Result = unknown> {
 
   /** Queues `work` on the apply worker; the promise settles when it is done (never rejects). */
   private onApplyThread(work: () => Promise<void>): Promise<void> {
-    this.applyChain = this.applyChain.then(() => (this.failure === undefined ? work() : undefined)).catch((e: unknown) => this.fail(e));
+    this.applyPending++;
+    this.applyChain = this.applyChain
+      .then(() => (this.failure === undefined ? work() : undefined))
+      .catch((e: unknown) => this.fail(e))
+      .then(() => {
+        this.applyPending--;
+      });
     return this.applyChain;
   }
 
@@ -914,10 +938,14 @@ export class RaftNode<Result = unknown> {
   /** MsgStorageApply: apply its entries, then step its response back. */
   private async applyWork(raw: RawNode, m: Message): Promise<void> {
     const applying = this.applyEntries(raw, m.entries);
-    if (applying !== undefined) await applying;
+    if (applying !== undefined) {
+      // The state machine went asynchronous: held appends do not wait for it.
+      this.sendHeld(raw);
+      await applying;
+    }
     this.deliver(raw, m.responses);
     this.afterApply();
-    this.wakeAfterCallers();
+    this.wakeAfterCallers(raw);
     await this.maybeSnapshot();
   }
 
@@ -929,12 +957,18 @@ export class RaftNode<Result = unknown> {
    * than on the next turn. The resumed callers run first (their microtasks
    * were queued by the settling), so their proposals still go out together.
    */
-  private wakeAfterCallers(): void {
-    if (!this.settledByApply) return;
+  private wakeAfterCallers(raw: RawNode): void {
+    if (!this.settledByApply && this.heldSends.length === 0) return;
     this.settledByApply = false;
     queueMicrotask(() => {
       if (this.state === 'running' && !this.running && this.kickScheduled) this.loop = this.run();
+      this.sendHeld(raw);
     });
+  }
+
+  /** Sends the appends handleReadyAsync held back, if any (before anything sent after them: see send). */
+  private sendHeld(raw: RawNode): void {
+    if (this.heldSends.length > 0) this.send(raw, []);
   }
 
   private afterApply(): void {
@@ -964,6 +998,12 @@ export class RaftNode<Result = unknown> {
   }
 
   private send(raw: RawNode, messages: Message[]): void {
+    if (this.heldSends.length > 0) {
+      // Held messages first: per peer, messages leave in the order raft made them.
+      messages = this.heldSends.concat(messages);
+      this.heldSends = [];
+    }
+    if (messages.length === 0) return;
     try {
       this.opts.transport.send(messages);
     } catch (e) {
