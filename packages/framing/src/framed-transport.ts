@@ -12,7 +12,7 @@ import {
 } from '@raftbus/core';
 import { ErrAlreadyStarted } from './errors.js';
 import { Framer } from './framer.js';
-import { MAX_U32 } from './format.js';
+import { MAX_CLUSTER_ID_BYTES, MAX_U32, frameLength } from './format.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, resolveFramingOptions, type FramingOptions } from './options.js';
 import { emptyDropStats, totalDrops, type FrameDropStats } from './stats.js';
 
@@ -101,7 +101,13 @@ export abstract class FramedTransport implements Transport {
       ...(options.maxReassemblyBytes !== undefined && { maxReassemblyBytes: options.maxReassemblyBytes }),
     };
     resolveFramingOptions(this.#framing); // fail at construction, not at start
-    this.capabilities = { maxPayloadBytes: finite ? maxMessageBytes : maxPayloadBytes, orderedPerPeer: options.orderedPerPeer };
+    // What fits one frame whatever the cluster id (the header holds it) and with a MAC.
+    const unsplit = options.maxFrameBytes - frameLength(MAX_CLUSTER_ID_BYTES, false, true, 0);
+    this.capabilities = {
+      maxPayloadBytes: finite ? maxMessageBytes : maxPayloadBytes,
+      ...(Number.isFinite(options.maxFrameBytes) && { maxUnsplitBytes: Math.max(1, Math.min(unsplit, maxMessageBytes)) }),
+      orderedPerPeer: options.orderedPerPeer,
+    };
   }
 
   /** Joins the cluster: calls connect(), then delivers decoded messages to handlers.onMessage. */

@@ -118,7 +118,7 @@ describe('FramedTransport', () => {
     bus = new LoopbackBus();
     const a = await started(1, { maxPayloadBytes: 500 });
     const b = await started(2);
-    expect(a.transport.capabilities).toEqual({ maxPayloadBytes: 500, orderedPerPeer: true });
+    expect(a.transport.capabilities).toEqual({ maxPayloadBytes: 500, maxUnsplitBytes: 500, orderedPerPeer: true });
     a.transport.send([{ ...hb(1, 2), term: 2 ** 53 }, messageOfSize(1, 2, 501), messageOfSize(1, 2, 500)]);
     await waitFor(() => b.inbox.length === 1);
     await sleep(5);
@@ -133,6 +133,22 @@ describe('FramedTransport', () => {
     expect(caps({ maxPayloadBytes: 1 << 30 })).toBe(1 << 30); // above the 256 MiB default message limit
     expect(caps({ maxPayloadBytes: 1 << 30, maxMessageBytes: 1000 })).toBe(1000);
     expect(caps({ maxPayloadBytes: 2 ** 40 })).toBe(2 ** 32 - 1);
+  });
+
+  it('states maxUnsplitBytes: a message that size is one frame even with the longest cluster id and a key', async () => {
+    bus = new LoopbackBus();
+    const longest = 'c'.repeat(255);
+    const a = node({ maxFrameBytes: 4096, key: 'k' });
+    const unsplit = a.transport.capabilities.maxUnsplitBytes!;
+    expect(unsplit).toBeGreaterThan(3000);
+    await a.transport.start(longest, 1, a.handlers);
+    a.transport.send([messageOfSize(1, 2, unsplit), messageOfSize(1, 3, unsplit + 1)]);
+    expect(a.transport.publishes.map((p) => [p.to, p.frames.length])).toEqual([
+      [2, 1],
+      [3, 2],
+    ]);
+    // Frames never limited: nothing is ever split.
+    expect(node({ maxFrameBytes: Number.POSITIVE_INFINITY }).transport.capabilities.maxUnsplitBytes).toBeUndefined();
   });
 
   it('counts sends before start and after stop as failures, and never publishes them', async () => {

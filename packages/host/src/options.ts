@@ -51,7 +51,11 @@ export interface RaftNodeOptions<Result = unknown> {
   preVote?: boolean;
   /** Default true: a leader cut off from a quorum steps down. Needed by readOnly 'lease'. */
   checkQuorum?: boolean;
-  /** Max bytes of entries in one append message. Default 1 MiB. */
+  /**
+   * Max bytes of entries in one append message. Default 1 MiB, or 3/4 of
+   * the transport's maxUnsplitBytes when that is less, so that appends are
+   * not split into chunks (the rest is room for the message's own fields).
+   */
   maxSizePerMsg?: number;
   /** Max append messages in flight to one follower. Default 256. */
   maxInflightMsgs?: number;
@@ -198,11 +202,17 @@ function validateOptions(o: RaftNodeOptions<unknown>): void {
   if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.error !== 'function')) invalid('logger must be a Logger');
 }
 
+/** 1 MiB (etcd's default), or less so that an append with that many bytes of entries still fits the bus unsplit. */
+export function defaultMaxSizePerMsg(maxUnsplitBytes: number | undefined): number {
+  if (maxUnsplitBytes === undefined || !(maxUnsplitBytes > 0)) return MiB;
+  return Math.max(1, Math.min(MiB, Math.floor((maxUnsplitBytes * 3) / 4)));
+}
+
 export function resolveOptions<Result>(o: RaftNodeOptions<Result>): ResolvedOptions<Result> {
   validateOptions(o as RaftNodeOptions<unknown>);
   if (typeof o.clusterId !== 'string' || o.clusterId === '') throw new ErrInvalidConfig('clusterId must be a non-empty string');
   const logger = o.logger ?? getLogger();
-  const maxSizePerMsg = o.maxSizePerMsg ?? MiB;
+  const maxSizePerMsg = o.maxSizePerMsg ?? defaultMaxSizePerMsg(o.transport?.capabilities?.maxUnsplitBytes);
   const snapshot =
     o.snapshot === false
       ? undefined

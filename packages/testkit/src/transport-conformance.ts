@@ -198,6 +198,10 @@ export function transportConformance(
         const caps = a!.transport.capabilities;
         expect(caps.maxPayloadBytes).toBeGreaterThan(0);
         expect(typeof caps.orderedPerPeer).toBe('boolean');
+        if (caps.maxUnsplitBytes !== undefined) {
+          expect(caps.maxUnsplitBytes).toBeGreaterThan(0);
+          expect(caps.maxUnsplitBytes).toBeLessThanOrEqual(caps.maxPayloadBytes);
+        }
         expect(a!.transport.stats()).toEqual({ sent: 0, received: 0, dropped: 0, sendFailures: 0 });
       },
       testTimeout,

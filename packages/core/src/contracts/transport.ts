@@ -13,6 +13,13 @@ export interface TransportCapabilities {
    * drop; Infinity when unbounded.
    */
   maxPayloadBytes: number;
+  /**
+   * Largest encoded message the bus carries without splitting it (bytes),
+   * when the adapter splits larger ones (less than maxPayloadBytes then).
+   * A host sizes its append messages below it by default, so that a busy
+   * leader's appends are not each split and reassembled. Absent: no split.
+   */
+  maxUnsplitBytes?: number;
   /** Whether messages from one node to another arrive in the order sent. */
   orderedPerPeer: boolean;
 }
