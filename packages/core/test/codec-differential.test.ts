@@ -534,6 +534,17 @@ describe('the direct codec against the reflection codec', () => {
   });
 });
 
+describe('encodeEntry with { shared: true }', () => {
+  it('writes the same bytes as encodeEntry, into arrays no later encoding overwrites', () => {
+    const g = new Gen(0x5a1ab);
+    const made = Array.from({ length: 2000 }, () => {
+      const e = g.entry();
+      return { hex: toHex(direct.encodeEntry(e)), bytes: direct.encodeEntry(e, { shared: true }) };
+    });
+    for (const { hex, bytes } of made) expect(toHex(bytes)).toBe(hex);
+  });
+});
+
 describe('encodeMessageWithHeadroom', () => {
   it('leaves zeroed room before the bytes encodeMessage writes, in one array of its own', () => {
     const g = new Gen(0xd1ff06);

@@ -204,7 +204,7 @@ export class FileStorage extends MemoryBackedStorage {
     if (snapshot !== undefined) {
       records.push({ type: RecordType.SnapshotInstall, payload: snapshotMetaPayload(snapshot.metadata) });
     }
-    for (const e of entries) records.push({ type: RecordType.Entry, payload: encodeEntry(e) });
+    for (const e of entries) records.push({ type: RecordType.Entry, payload: encodeEntry(e, { shared: true }) });
     if (hardState !== undefined) records.push({ type: RecordType.HardState, payload: encodeHardState(hardState) });
 
     const written = this.enqueue({
