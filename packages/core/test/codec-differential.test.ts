@@ -20,6 +20,7 @@ import {
   type Snapshot,
 } from '../src/raftpb/types.js';
 import { seededRandom } from './helpers/random.js';
+import { concat, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/etcd-raftpb-v3.6.json', import.meta.url), 'utf8')) as {
   vectors: { name: string; kind: string; hex: string }[];
@@ -43,38 +44,6 @@ const codecs: Record<Kind, { direct: Pair; reference: Pair }> = {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-function fromHex(h: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(h, 'hex'));
-}
-
-function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-function varint(v: bigint): Uint8Array {
-  const out: number[] = [];
-  while (v >= 128n) {
-    out.push(Number(v & 127n) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return Uint8Array.from(out);
-}
-
-function tag(field: number, wireType: number): Uint8Array {
-  return varint((BigInt(field) << 3n) | BigInt(wireType));
-}
 
 function lengthDelimited(field: number, body: Uint8Array): Uint8Array {
   return concat(tag(field, 2), varint(BigInt(body.length)), body);

@@ -28,6 +28,7 @@ import {
 } from '../src/raftpb/codec.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../src/raftpb/types.js';
 import { seededRandom } from './helpers/random.js';
+import { concat, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
 
 const CASES = fuzzCases(12_000);
 /** Vitest's 30 s default fits the default count; a long campaign gets room in proportion (a bound, not a measurement). */
@@ -96,39 +97,6 @@ class Gen {
     for (let i = 0; i < n; i++) b[i] = this.int(256);
     return b;
   }
-}
-
-function fromHex(h: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(h, 'hex'));
-}
-
-function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/** A varint of any value up to 2^64-1, exactly. */
-function varint(v: bigint): Uint8Array {
-  const out: number[] = [];
-  while (v >= 128n) {
-    out.push(Number(v & 127n) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return Uint8Array.from(out);
-}
-
-function tag(field: number, wireType: number): Uint8Array {
-  return varint((BigInt(field) << 3n) | BigInt(wireType));
 }
 
 /** Varint values at the edges: of 7-bit groups, of int32, of safe integers, of 64 bits. */

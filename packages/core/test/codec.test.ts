@@ -51,6 +51,7 @@ import {
 } from '../src/raftpb/types.js';
 import { entrySize } from '../src/util/sizes.js';
 import { seededRandom } from './helpers/random.js';
+import { fromHex, toHex } from './helpers/wire-bytes.js';
 
 // The bytes in fixtures/etcd-raftpb-v3.6.json were produced by etcd-raft v3.6.0's raftpb marshaller (gogoproto Marshal).
 
@@ -77,14 +78,6 @@ interface Fixture { source: string; vectors: Vector[]; marshalConfChange: Marsha
 const fixture = JSON.parse(
   readFileSync(new URL('./fixtures/etcd-raftpb-v3.6.json', import.meta.url), 'utf8'),
 ) as Fixture;
-
-function fromHex(h: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(h, 'hex'));
-}
-
-function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
 
 function bytesOf(d: BytesDesc | undefined): Uint8Array {
   if (d === undefined) return EMPTY_BYTES;
