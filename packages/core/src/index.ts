@@ -7,6 +7,7 @@ export {
   encodeMessageWithHeadroom,
   decodeMessage,
   encodeEntry,
+  encodeEntryShared,
   decodeEntry,
   encodeHardState,
   decodeHardState,

@@ -28,7 +28,7 @@ import {
   type PersistBatch,
   type Snapshot,
   type SnapshotMetadata,
-  encodeEntry,
+  encodeEntryShared,
   encodeHardState,
 } from '@raftbus/core';
 import {
@@ -204,7 +204,7 @@ export class FileStorage extends MemoryBackedStorage {
     if (snapshot !== undefined) {
       records.push({ type: RecordType.SnapshotInstall, payload: snapshotMetaPayload(snapshot.metadata) });
     }
-    for (const e of entries) records.push({ type: RecordType.Entry, payload: encodeEntry(e, { shared: true }) });
+    for (const e of entries) records.push({ type: RecordType.Entry, payload: encodeEntryShared(e) });
     if (hardState !== undefined) records.push({ type: RecordType.HardState, payload: encodeHardState(hardState) });
 
     const written = this.enqueue({

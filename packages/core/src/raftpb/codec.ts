@@ -52,6 +52,7 @@
 export {
   encodeConfState,
   encodeEntry,
+  encodeEntryShared,
   encodeHardState,
   encodeMessage,
   encodeMessageWithHeadroom,

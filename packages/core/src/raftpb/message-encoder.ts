@@ -263,17 +263,24 @@ export function encodeMessageWithHeadroom(m: Message, headroom: number): Uint8Ar
   return encodeMessageAfter(m, headroom, true);
 }
 
-/**
- * An entry's bytes in an array of their own. With `{ shared: true }` the
- * array is slab space (byte-slab.ts), cheaper for the small entries a WAL
- * writes by the thousand: nobody else writes its bytes, but its `.buffer`
- * may hold others', so views over it must use byteOffset and byteLength.
- */
-export function encodeEntry(e: Entry, options?: { shared?: boolean }): Uint8Array {
+export function encodeEntry(e: Entry): Uint8Array {
   checkEntry(e);
   const w = startWriting();
   writeEntry(w, e, 0);
-  return finish(w, 0, options?.shared === true);
+  return finish(w, 0);
+}
+
+/**
+ * encodeEntry's bytes in slab space (byte-slab.ts), cheaper for the small
+ * entries a WAL writes by the thousand: nobody else writes them, but the
+ * array's `.buffer` may hold others', so views over it must use byteOffset
+ * and byteLength.
+ */
+export function encodeEntryShared(e: Entry): Uint8Array {
+  checkEntry(e);
+  const w = startWriting();
+  writeEntry(w, e, 0);
+  return finish(w, 0, true);
 }
 
 export function encodeSnapshot(s: Snapshot): Uint8Array {
