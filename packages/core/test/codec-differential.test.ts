@@ -20,7 +20,7 @@ import {
   type Snapshot,
 } from '../src/raftpb/types.js';
 import { seededRandom } from './helpers/random.js';
-import { concat, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
+import { concat, fields, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/etcd-raftpb-v3.6.json', import.meta.url), 'utf8')) as {
   vectors: { name: string; kind: string; hex: string }[];
@@ -239,46 +239,8 @@ function oddVarint(g: Gen): Uint8Array {
   }
 }
 
-/** The top-level field boundaries of `b` (undefined where it does not parse). */
-function fieldBounds(b: Uint8Array): { field: number; start: number; valueStart: number; end: number; wireType: number }[] | undefined {
-  const out = [];
-  let pos = 0;
-  const read = (): number | undefined => {
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= b.length) return undefined;
-      const x = b[pos++]!;
-      v += (x & 0x7f) * mul;
-      mul *= 128;
-      if (x < 0x80) return v;
-    }
-    return undefined;
-  };
-  while (pos < b.length) {
-    const start = pos;
-    const t = read();
-    if (t === undefined) return undefined;
-    const wireType = t % 8;
-    let valueStart = pos;
-    if (wireType === 0) {
-      if (read() === undefined) return undefined;
-    } else if (wireType === 2) {
-      const n = read();
-      if (n === undefined) return undefined;
-      valueStart = pos;
-      pos += n;
-    } else if (wireType === 1) pos += 8;
-    else if (wireType === 5) pos += 4;
-    else return undefined;
-    if (pos > b.length) return undefined;
-    out.push({ field: Math.floor(t / 8), start, valueStart, end: pos, wireType });
-  }
-  return out;
-}
-
 function insertAtField(g: Gen, b: Uint8Array, piece: Uint8Array): Uint8Array {
-  const fs = fieldBounds(b);
+  const fs = fields(b);
   const at = fs === undefined ? g.int(b.length + 1) : g.pick([0, ...fs.map((f) => f.end)]);
   return concat(b.subarray(0, at), piece, b.subarray(at));
 }
@@ -327,7 +289,7 @@ function corrupt(g: Gen, b: Uint8Array, depth = 0): Uint8Array {
     }
     case 9: {
       // A whole field repeated (scalars last-wins, nested messages merge, repeated fields append).
-      const fs = fieldBounds(b);
+      const fs = fields(b);
       if (fs === undefined || fs.length === 0) return concat(b, b);
       const f = g.pick(fs);
       return insertAtField(g, b, b.subarray(f.start, f.end));
@@ -343,7 +305,7 @@ function corrupt(g: Gen, b: Uint8Array, depth = 0): Uint8Array {
     }
     default: {
       // Corruption inside a nested message, with its length fixed so the nested decoder sees it.
-      const fs = fieldBounds(b)?.filter((f) => f.wireType === 2 && f.end > f.valueStart);
+      const fs = fields(b)?.filter((f) => f.wireType === 2 && f.end > f.valueStart);
       if (fs === undefined || fs.length === 0 || depth > 3) return b.subarray(0, g.int(n + 1));
       const f = g.pick(fs);
       const inner = corrupt(g, b.subarray(f.valueStart, f.end), depth + 1);

@@ -28,7 +28,7 @@ import {
 } from '../src/raftpb/codec.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../src/raftpb/types.js';
 import { seededRandom } from './helpers/random.js';
-import { concat, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
+import { concat, fields, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
 
 const CASES = fuzzCases(12_000);
 /** Vitest's 30 s default fits the default count; a long campaign gets room in proportion (a bound, not a measurement). */
@@ -126,53 +126,6 @@ function oddVarint(g: Gen): Uint8Array {
     default:
       return varint(g.pick(EDGE_VALUES));
   }
-}
-
-interface Field {
-  field: number;
-  wireType: number;
-  start: number;
-  /** Where the value starts (after the tag, and after the length for wire type 2). */
-  valueStart: number;
-  end: number;
-}
-
-/** The top-level fields of a well-formed encoding (undefined where it is not). */
-function fields(b: Uint8Array): Field[] | undefined {
-  const out: Field[] = [];
-  let pos = 0;
-  const read = (): number | undefined => {
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= b.length) return undefined;
-      const x = b[pos++]!;
-      v += (x & 0x7f) * mul;
-      mul *= 128;
-      if (x < 0x80) return v;
-    }
-    return undefined;
-  };
-  while (pos < b.length) {
-    const start = pos;
-    const t = read();
-    if (t === undefined) return undefined;
-    const wireType = t % 8;
-    let valueStart = pos;
-    if (wireType === 0) {
-      if (read() === undefined) return undefined;
-    } else if (wireType === 2) {
-      const n = read();
-      if (n === undefined) return undefined;
-      valueStart = pos;
-      pos += n;
-    } else if (wireType === 1) pos += 8;
-    else if (wireType === 5) pos += 4;
-    else return undefined;
-    if (pos > b.length) return undefined;
-    out.push({ field: Math.floor(t / 8), wireType, start, valueStart, end: pos });
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------

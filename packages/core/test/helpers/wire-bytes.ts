@@ -32,3 +32,50 @@ export function varint(v: bigint): Uint8Array {
 export function tag(field: number, wireType: number): Uint8Array {
   return varint((BigInt(field) << 3n) | BigInt(wireType));
 }
+
+export interface Field {
+  field: number;
+  wireType: number;
+  start: number;
+  /** Where the value starts (after the tag, and after the length for wire type 2). */
+  valueStart: number;
+  end: number;
+}
+
+/** The top-level fields of a well-formed encoding (undefined where it is not). */
+export function fields(b: Uint8Array): Field[] | undefined {
+  const out: Field[] = [];
+  let pos = 0;
+  const read = (): number | undefined => {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= b.length) return undefined;
+      const x = b[pos++]!;
+      v += (x & 0x7f) * mul;
+      mul *= 128;
+      if (x < 0x80) return v;
+    }
+    return undefined;
+  };
+  while (pos < b.length) {
+    const start = pos;
+    const t = read();
+    if (t === undefined) return undefined;
+    const wireType = t % 8;
+    let valueStart = pos;
+    if (wireType === 0) {
+      if (read() === undefined) return undefined;
+    } else if (wireType === 2) {
+      const n = read();
+      if (n === undefined) return undefined;
+      valueStart = pos;
+      pos += n;
+    } else if (wireType === 1) pos += 8;
+    else if (wireType === 5) pos += 4;
+    else return undefined;
+    if (pos > b.length) return undefined;
+    out.push({ field: Math.floor(t / 8), wireType, start, valueStart, end: pos });
+  }
+  return out;
+}
