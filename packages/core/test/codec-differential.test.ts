@@ -19,7 +19,7 @@ import {
   type Message,
   type Snapshot,
 } from '../src/raftpb/types.js';
-import { seededRandom } from './helpers/random.js';
+import { SeededDraws } from './helpers/random.js';
 import { concat, fields, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/etcd-raftpb-v3.6.json', import.meta.url), 'utf8')) as {
@@ -117,20 +117,7 @@ function sameEncode(kind: Kind, v: unknown, what: string): Uint8Array | undefine
 // ---------------------------------------------------------------------------
 // Seeded values
 
-class Gen {
-  private readonly rnd: () => number;
-  constructor(seed: number) {
-    this.rnd = seededRandom(seed);
-  }
-  int(n: number): number {
-    return Math.floor(this.rnd() * n);
-  }
-  chance(p: number): boolean {
-    return this.rnd() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
+class Gen extends SeededDraws {
   u64(): number {
     switch (this.int(4)) {
       case 0:

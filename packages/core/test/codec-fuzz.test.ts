@@ -27,7 +27,7 @@ import {
   encodeSnapshot,
 } from '../src/raftpb/codec.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../src/raftpb/types.js';
-import { seededRandom } from './helpers/random.js';
+import { SeededDraws } from './helpers/random.js';
 import { concat, fields, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
 
 const CASES = fuzzCases(12_000);
@@ -78,20 +78,7 @@ const NESTED: Partial<Record<Kind, Record<number, Kind>>> = {
 // ---------------------------------------------------------------------------
 // Byte helpers
 
-class Gen {
-  private readonly rnd: () => number;
-  constructor(seed: number) {
-    this.rnd = seededRandom(seed);
-  }
-  int(n: number): number {
-    return Math.floor(this.rnd() * n);
-  }
-  chance(p: number): boolean {
-    return this.rnd() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
+class Gen extends SeededDraws {
   bytes(n: number): Uint8Array {
     const b = new Uint8Array(n);
     for (let i = 0; i < n; i++) b[i] = this.int(256);

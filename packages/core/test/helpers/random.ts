@@ -27,3 +27,24 @@ export function perm(rand: (n: number) => number, n: number): number[] {
   }
   return p;
 }
+
+/** Seeded draws for the generators of the tests (each extends it with what it generates). */
+export class SeededDraws {
+  private readonly rnd: () => number;
+  constructor(seed: number) {
+    this.rnd = seededRandom(seed);
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.rnd();
+  }
+  int(n: number): number {
+    return Math.floor(this.rnd() * n);
+  }
+  chance(p: number): boolean {
+    return this.rnd() < p;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+}
