@@ -87,13 +87,19 @@ export class RedisTransport extends FramedTransport {
     // The blocking reader fails fast while disconnected (no offline queue,
     // no retried or resent requests) so that its loop, not ioredis, decides
     // when to read again and from which id. The reader itself ends an
-    // XREAD stuck on a half-open connection (see InboxReader).
+    // XREAD stuck on a half-open connection (see InboxReader). So the
+    // caller's timeouts stay off this connection: an idle XREAD waits blockMs
+    // for its reply, which a shorter commandTimeout would reject and a
+    // shorter socketTimeout would answer by closing the connection. ioredis
+    // arms either only when set: undefined turns it off (0 would not).
     const readerOptions: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       replyMapping: 'legacy',
+      commandTimeout: undefined,
+      socketTimeout: undefined,
     };
     const logPrefix = `transport-redis ${clusterId}/${nodeId}`;
     const readerRedis = client !== undefined ? client.duplicate(readerOptions) : createRedis(url, { ...redis, ...readerOptions });
