@@ -277,7 +277,11 @@ export class RaftNode<Result = unknown> {
    */
   private configRestoredTo = 0;
   private restoredConfState: ConfState | undefined;
-  /** The commit index of the newest durable hard state: no snapshot goes past it (a restart would panic). */
+  /**
+   * The commit index of the newest hard state saved: no snapshot goes past it
+   * (a restart would panic). A save that only moved it may not be fsynced
+   * yet, but createSnapshot is, and covers it (DurableStorage's ordering rule).
+   */
   private durableCommit = 0;
   /** A due snapshot waits for durableCommit to reach the applied index. */
   private snapshotDeferred = false;

@@ -9,7 +9,9 @@
 // next to its WAL: MemoryBackedStorage (the core's) holds it, checks every
 // write at call time, and puts a write in memory only once it is durable.
 // This class makes writes durable: one queue in call order, written to the
-// WAL and fsynced in batches.
+// WAL and fsynced in batches. As etcd's WAL, a batch that only moves the
+// commit index is written but not fsynced: the next fsync (of a save that
+// must sync, a snapshot record, a segment rollover or close) covers it.
 //
 // A snapshot's data is written to its file as it comes, and kept in memory
 // only up to residentSnapshotBytes; a larger one is read back from its file
@@ -74,7 +76,9 @@ import { scanSegment, type TornTail } from './wal-reader.js';
 /**
  * 'batch' (default): saves that arrive while a write is being fsynced are
  * written together and share the next fsync (group commit). 'always': one
- * write and one fsync per save. Both resolve a save only after its fsync.
+ * write and one fsync per save. Both resolve a save only after its fsync,
+ * except a save that changes only the commit index, which is written (in
+ * order) but not fsynced, as etcd's WAL does (raft's MustSync).
  */
 export type SyncMode = 'always' | 'batch';
 
@@ -137,6 +141,8 @@ interface SegmentInfo {
 interface WriteItem {
   records: RecordOut[];
   maxIndex: number;
+  /** Whether the item must be durable when it resolves (false: only a new commit index). */
+  sync: boolean;
   /** Settles when the item may be written (a snapshot file it refers to is durable). */
   blocker?: Promise<void>;
   /** Updates `mem` once the records are durable. */
@@ -160,7 +166,8 @@ export class FileStorage extends MemoryBackedStorage {
   private lock: DirLock | undefined;
 
   private segments: SegmentInfo[] = [];
-  private active: { fh: FileHandle; size: number; info: SegmentInfo } | undefined;
+  /** The segment being written; `unsynced`: it holds a batch written since its last fsync. */
+  private active: { fh: FileHandle; size: number; info: SegmentInfo; unsynced: boolean } | undefined;
   private nextBatchSeq = 1;
   private queue: WriteItem[] = [];
   private drainPromise: Promise<void> | undefined;
@@ -198,7 +205,7 @@ export class FileStorage extends MemoryBackedStorage {
 
   // ---- durable writes (MemoryBackedStorage checks them and applies them to memory) ----
 
-  protected persistBatch(batch: PersistBatch, apply: () => void): Promise<void> {
+  protected persistBatch(batch: PersistBatch, mustSync: boolean, apply: () => void): Promise<void> {
     const { snapshot, entries, hardState } = batch;
     const records: RecordOut[] = [];
     if (snapshot !== undefined) {
@@ -210,6 +217,7 @@ export class FileStorage extends MemoryBackedStorage {
     const written = this.enqueue({
       records,
       maxIndex: entries.length > 0 ? entries[entries.length - 1]!.index : 0,
+      sync: mustSync,
       // The snapshot's file must be durable before the record naming it is.
       blocker: snapshot && this.writeSnapshot(snapshot),
       apply,
@@ -231,6 +239,7 @@ export class FileStorage extends MemoryBackedStorage {
       await this.enqueue({
         records: [{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(snapshot.metadata) }],
         maxIndex: 0,
+        sync: true,
         apply,
       });
       await this.purgeSnapshots();
@@ -259,6 +268,7 @@ export class FileStorage extends MemoryBackedStorage {
       await this.enqueue({
         records: [{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(metadata) }],
         maxIndex: 0,
+        sync: true,
         apply: () => apply(kept),
       });
       await this.purgeSnapshots();
@@ -327,6 +337,8 @@ export class FileStorage extends MemoryBackedStorage {
       else break;
     }
     try {
+      // A clean close leaves every resolved save durable, commit indexes too.
+      if (this.active !== undefined && this.failure === undefined) await this.syncActive();
       await this.active?.fh.close();
     } finally {
       this.active = undefined;
@@ -610,10 +622,18 @@ export class FileStorage extends MemoryBackedStorage {
     }
   }
 
-  /** Writes the group's records as one batch and fsyncs it. */
+  /**
+   * Writes the group's records as one batch and fsyncs it, unless no item
+   * in it must sync (then the next fsync covers it).
+   */
   private async appendBatch(group: readonly WriteItem[]): Promise<void> {
+    const sync = group.some((item) => item.sync);
     const records = group.flatMap((item) => item.records);
-    if (records.length === 0) return; // nothing to make durable: earlier batches already are
+    if (records.length === 0) {
+      // Nothing to write; what is written before must be durable if asked.
+      if (sync) await this.syncActive();
+      return;
+    }
     const seg = this.active!;
     const body = recordsSize(records);
     const buf = new Uint8Array(body + COMMIT_RECORD_SIZE);
@@ -621,11 +641,20 @@ export class FileStorage extends MemoryBackedStorage {
     const end = encodeRecords(records, buf, 0);
     encodeRecords([{ type: RecordType.Commit, payload: commitPayload({ batchSeq: seq, records: records.length, bytes: body }) }], buf, end);
     await writeFully(seg.fh, buf, seg.size);
-    // datasync: appending changes the size, which fdatasync does flush.
-    if (!this.noSync) await seg.fh.datasync();
+    seg.unsynced = true;
+    if (sync) await this.syncActive();
     seg.size += buf.length;
     this.nextBatchSeq = seq + 1;
     for (const item of group) seg.info.maxIndex = Math.max(seg.info.maxIndex, item.maxIndex);
+  }
+
+  /** fsyncs the active segment if it holds a batch written since its last fsync. */
+  private async syncActive(): Promise<void> {
+    const seg = this.active!;
+    if (!seg.unsynced) return;
+    // datasync: appending changes the size, which fdatasync does flush.
+    if (!this.noSync) await seg.fh.datasync();
+    seg.unsynced = false;
   }
 
   /**
@@ -640,6 +669,8 @@ export class FileStorage extends MemoryBackedStorage {
       { type: RecordType.SnapshotMark, payload: snapshotMetaPayload(this.memSnap) },
       { type: RecordType.HardState, payload: encodeHardState(this.mem.initialState().hardState) },
     ];
+    // A new segment must never outlive the tail of the one before it.
+    if (this.active !== undefined) await this.syncActive();
     const header = encodeSegmentHeader(seq, this.mem.lastIndex() + 1);
     const body = recordsSize(records);
     const buf = new Uint8Array(header.length + body + COMMIT_RECORD_SIZE);
@@ -666,7 +697,7 @@ export class FileStorage extends MemoryBackedStorage {
     const previous = this.active;
     const info: SegmentInfo = { seq, name, maxIndex: 0 };
     this.segments.push(info);
-    this.active = { fh, size: buf.length, info };
+    this.active = { fh, size: buf.length, info, unsynced: false };
     await previous?.fh.close();
   }
 

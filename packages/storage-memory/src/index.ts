@@ -25,7 +25,7 @@ export class InMemoryStorage extends MemoryBackedStorage {
 
   override async close(): Promise<void> {}
 
-  protected async persistBatch(_batch: PersistBatch, apply: () => void): Promise<void> {
+  protected async persistBatch(_batch: PersistBatch, _mustSync: boolean, apply: () => void): Promise<void> {
     apply();
   }
 

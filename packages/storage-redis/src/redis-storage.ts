@@ -139,7 +139,9 @@ export class RedisStorage extends MemoryBackedStorage {
 
   // ---- durable writes (MemoryBackedStorage checks them and applies them to memory) ----
 
-  protected persistBatch(batch: PersistBatch, apply: () => void): Promise<void> {
+  // Every batch is written the same way: whether Redis fsyncs is its own
+  // appendfsync policy, so a batch that need not sync saves nothing here.
+  protected persistBatch(batch: PersistBatch, _mustSync: boolean, apply: () => void): Promise<void> {
     const { snapshot, entries, hardState } = batch;
     const keys = this.keys;
     const snapWrite = snapshot && this.snapshotWrite(snapshot.metadata, { whole: snapshot.data });

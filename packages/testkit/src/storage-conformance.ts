@@ -652,6 +652,29 @@ export function storageConformance(
       );
 
       it(
+        'saves that only move the commit index keep their order and survive a clean close',
+        async () => {
+          // A store may leave these unsynced until a later fsync (etcd's
+          // MustSync), never reorder them: the last one wins, and close covers it.
+          await s.save({ entries: ents(1, [1, 1, 1]), hardState: hs(1, 1, 0) });
+          const pending = [1, 2, 3].map((commit) => s.save({ entries: [], hardState: hs(1, 1, commit) }));
+          await Promise.all(pending);
+          expect(s.initialState().hardState).toEqual(hs(1, 1, 3));
+          await reopen();
+          expectLog(1, ents(1, [1, 1, 1]));
+          expect(s.initialState().hardState).toEqual(hs(1, 1, 3));
+          // A save that must sync after one that need not: both survive, in order.
+          await s.save({ entries: ents(4, [1]) });
+          await s.save({ entries: [], hardState: hs(1, 1, 4) });
+          await s.save({ entries: ents(5, [2]), hardState: hs(2, 0, 4) });
+          await reopen();
+          expectLog(1, [...ents(1, [1, 1, 1, 1]), ...ents(5, [2])]);
+          expect(s.initialState().hardState).toEqual(hs(2, 0, 4));
+        },
+        timeout,
+      );
+
+      it(
         'a replaced suffix stays replaced',
         async () => {
           await s.save({ entries: ents(1, [1, 1, 1, 1, 1]) });

@@ -5,6 +5,11 @@
 // The ordering rule the host relies on: when save() resolves, the entries,
 // hard state and snapshot it was given are durable (fsynced or the store's
 // documented equivalent), so messages that depend on them may be sent.
+// One exception, etcd's (its WAL syncs only when raft's MustSync says so): a
+// save that changes nothing but the commit index may resolve before it is
+// durable, since a lost commit index is learned again from the leader. It
+// is still ordered, and durable no later than the next save that must sync,
+// createSnapshot or close resolves.
 //
 // Snapshots can be as large as the application's state, so they also move
 // as chunks: createSnapshot() takes the state machine's chunks as they come,
@@ -41,7 +46,12 @@ export interface DurableStorage extends Storage {
    * Raft's read methods may be called only after this resolves.
    */
   open(): Promise<void>;
-  /** Durably persists one Ready's entries, hard state and snapshot, atomically. */
+  /**
+   * Durably persists one Ready's entries, hard state and snapshot,
+   * atomically. A batch with no entries, no snapshot, and a hard state whose
+   * term and vote are those last saved need not be durable yet when this
+   * resolves (see the ordering rule above).
+   */
   save(batch: PersistBatch): Promise<void>;
   /**
    * Records a snapshot of the state machine as of `index` (already applied),

@@ -52,6 +52,9 @@ interface LogProjection {
   offset: number;
   /** Index of the last entry. */
   last: number;
+  /** Term and vote of the last hard state saved: a save that changes only the commit index need not sync. */
+  term: number;
+  vote: number;
 }
 
 /**
@@ -81,7 +84,7 @@ export abstract class MemoryBackedStorage implements DurableStorage {
   /** The data of cacheSnap's snapshot, loaded from the medium for raft (undefined: not loaded). */
   private loadedSnap: { index: number; data: Uint8Array; idleSaves: number } | undefined;
   private loadingSnap: Promise<void> | undefined;
-  private proj: LogProjection = { snapIndex: 0, offset: 0, last: 0 };
+  private proj: LogProjection = { snapIndex: 0, offset: 0, last: 0, term: 0, vote: 0 };
 
   /**
    * Snapshot data longer than this is not kept in memory once durable: only
@@ -211,8 +214,9 @@ export abstract class MemoryBackedStorage implements DurableStorage {
 
   async save(batch: PersistBatch): Promise<void> {
     this.writable();
+    const sync = mustSyncBatch(batch, this.proj);
     const admitted = this.admit(batch);
-    return this.persistBatch(admitted, () => {
+    return this.persistBatch(admitted, sync, () => {
       const { snapshot, entries, hardState } = admitted;
       if (snapshot !== undefined) {
         const inMemory = snapshot.data.length <= this.residentSnapshotBytes;
@@ -243,7 +247,7 @@ export abstract class MemoryBackedStorage implements DurableStorage {
    */
   private admit(batch: PersistBatch): PersistBatch {
     const { snapshot, hardState } = batch;
-    let { snapIndex, offset, last } = this.proj;
+    let { snapIndex, offset, last, term, vote } = this.proj;
     if (snapshot !== undefined) {
       // MemoryStorage.applySnapshot's rule, index 0 included (a bootstrap ConfState).
       if (snapIndex !== 0 && snapIndex >= snapshot.metadata.index) throw new ErrSnapOutOfDate();
@@ -264,7 +268,8 @@ export abstract class MemoryBackedStorage implements DurableStorage {
     } else {
       entries = [];
     }
-    this.proj = { snapIndex, offset, last };
+    if (hardState !== undefined) ({ term, vote } = hardState);
+    this.proj = { snapIndex, offset, last, term, vote };
 
     const admitted: PersistBatch = { entries };
     if (hardState !== undefined) admitted.hardState = { ...hardState };
@@ -330,9 +335,12 @@ export abstract class MemoryBackedStorage implements DurableStorage {
    * then calls `apply` (which puts it in memory) and resolves. If `apply`
    * throws, memory refused what the medium accepted: a bug, on which the
    * store should fail(). `batch` is the store's own copy, compacted entries
-   * already skipped (its entries may be none).
+   * already skipped (its entries may be none). `mustSync` false: the batch
+   * only moves the commit index, and may resolve once written in order,
+   * before it is durable, provided the next write that syncs (a batch whose
+   * `mustSync` is true, persistSnapshot, close) makes it durable with itself.
    */
-  protected abstract persistBatch(batch: PersistBatch, apply: () => void): Promise<void>;
+  protected abstract persistBatch(batch: PersistBatch, mustSync: boolean, apply: () => void): Promise<void>;
 
   /** As persistBatch, for a snapshot made by createSnapshot (its metadata is the store's own). */
   protected abstract persistSnapshot(snapshot: Snapshot, apply: () => void): Promise<void>;
@@ -444,7 +452,8 @@ export abstract class MemoryBackedStorage implements DurableStorage {
   protected restore(mem: MemoryStorage, snapshot: SnapshotMetadata, dataOnMedium = false): void {
     this.cache = mem;
     this.noteSnapshot(snapshot, !dataOnMedium);
-    this.proj = { snapIndex: snapshot.index, offset: mem.firstIndex() - 1, last: mem.lastIndex() };
+    const { term, vote } = mem.initialState().hardState;
+    this.proj = { snapIndex: snapshot.index, offset: mem.firstIndex() - 1, last: mem.lastIndex(), term, vote };
   }
 
   // ---- failure and errors ----
@@ -487,4 +496,15 @@ export abstract class MemoryBackedStorage implements DurableStorage {
 
 function copyMetadata(m: SnapshotMetadata): SnapshotMetadata {
   return { index: m.index, term: m.term, confState: cloneConfState(m.confState) };
+}
+
+/**
+ * raft's MustSync for a save: entries, a snapshot, or a new term or vote
+ * (against the last hard state saved) must be durable before anything that
+ * depends on them is sent; a new commit index alone need not be.
+ */
+function mustSyncBatch(batch: PersistBatch, last: { term: number; vote: number }): boolean {
+  if (batch.snapshot !== undefined || batch.entries.length > 0) return true;
+  const hs = batch.hardState;
+  return hs !== undefined && (hs.term !== last.term || hs.vote !== last.vote);
 }

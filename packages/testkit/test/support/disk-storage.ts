@@ -47,7 +47,7 @@ export class DiskStorage extends MemoryBackedStorage {
     this.restore(log, log.snapshot().metadata);
   }
 
-  protected persistBatch(_batch: PersistBatch, apply: () => void): Promise<void> {
+  protected persistBatch(_batch: PersistBatch, _mustSync: boolean, apply: () => void): Promise<void> {
     return this.write(apply);
   }
 

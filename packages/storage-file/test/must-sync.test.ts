@@ -1,0 +1,165 @@
+// raft's MustSync, as etcd's WAL applies it: a save that only moves the
+// commit index is written in order but not fsynced; the next fsync covers
+// it (a save that must sync, a snapshot record, a segment rollover, close).
+// Counted through an injected file system, not timed; what a crash keeps of
+// it is checked in crash.test.ts.
+import { newConfState } from '@raftbus/core';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ents, hs, opened, recordingFs, removeTempDirs, tempDir, type FsEvent } from './helpers.js';
+
+afterEach(removeTempDirs);
+
+/** The file-system calls made while `fn` runs, as 'op name' (name: the file's base name). */
+async function callsDuring(fs: ReturnType<typeof recordingFs>, fn: () => Promise<unknown>): Promise<string[]> {
+  const from = fs.events.length;
+  await fn();
+  return fs.events.slice(from).map((e: FsEvent) => `${e.op} ${e.path.split('/').pop()}`);
+}
+
+describe('saves that need no fsync (MustSync)', () => {
+  it('a save that changes only the commit index is written but not fsynced', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    const s = await opened(dir, { fs });
+    const wal = (await callsDuring(fs, () => s.save({ entries: ents(1, [1, 1, 1]), hardState: hs(1, 1, 0) })))[0]!.split(' ')[1];
+    expect(await callsDuring(fs, () => s.save({ entries: [], hardState: hs(1, 1, 2) }))).toEqual([`write ${wal}`]);
+    // Still answered from memory at once, as any resolved save.
+    expect(s.initialState().hardState).toEqual(hs(1, 1, 2));
+    await s.close();
+  });
+
+  it('a new term, a new vote, entries or a snapshot each fsync', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    const s = await opened(dir, { fs });
+    const synced = async (fn: () => Promise<unknown>) => (await callsDuring(fs, fn)).filter((c) => c.startsWith('datasync')).length;
+    expect(await synced(() => s.save({ entries: [], hardState: hs(1, 0, 0) }))).toBe(1); // term
+    expect(await synced(() => s.save({ entries: [], hardState: hs(1, 2, 0) }))).toBe(1); // vote
+    expect(await synced(() => s.save({ entries: ents(1, [1]) }))).toBe(1); // entries, no hard state
+    expect(await synced(() => s.save({ entries: ents(2, [1]), hardState: hs(1, 2, 1) }))).toBe(1);
+    expect(await synced(() => s.save({ entries: [], hardState: hs(1, 2, 2) }))).toBe(0); // commit only
+    const snapshot = { data: new Uint8Array([9]), metadata: { index: 5, term: 1, confState: newConfState({ voters: [1] }) } };
+    expect(await synced(() => s.save({ entries: [], snapshot }))).toBeGreaterThanOrEqual(1);
+    // The term and vote compared against are the last saved, also after a reopen.
+    await s.close();
+    const fs2 = recordingFs();
+    const again = await opened(dir, { fs: fs2 });
+    const synced2 = async (fn: () => Promise<unknown>) => (await callsDuring(fs2, fn)).filter((c) => c.startsWith('datasync')).length;
+    expect(await synced2(() => again.save({ entries: [], hardState: hs(1, 2, 5) }))).toBe(0);
+    expect(await synced2(() => again.save({ entries: [], hardState: hs(2, 2, 5) }))).toBe(1);
+    await again.close();
+  });
+
+  it('the next save that must sync covers it: one write, one fsync for both', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    const s = await opened(dir, { fs });
+    await s.save({ entries: ents(1, [1, 1]), hardState: hs(1, 1, 0) });
+    const calls = await callsDuring(fs, async () => {
+      await s.save({ entries: [], hardState: hs(1, 1, 1) });
+      await s.save({ entries: ents(3, [1]), hardState: hs(1, 1, 2) });
+    });
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['write', 'write', 'datasync']);
+    await s.close();
+    const again = await opened(dir);
+    expect(again.lastIndex()).toBe(3);
+    expect(again.initialState().hardState).toEqual(hs(1, 1, 2));
+    await again.close();
+  });
+
+  it('saves that must sync and saves that need not, in one group, share one fsync', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    const s = await opened(dir, { fs });
+    await s.save({ entries: ents(1, [1]), hardState: hs(1, 1, 0) });
+    // Made together, the four are written as one batch.
+    const calls = await callsDuring(fs, () =>
+      Promise.all([
+        s.save({ entries: ents(2, [1]) }),
+        s.save({ entries: [], hardState: hs(1, 1, 1) }),
+        s.save({ entries: ents(3, [1]) }),
+        s.save({ entries: [], hardState: hs(1, 1, 2) }),
+      ]),
+    );
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['write', 'datasync']);
+    expect(s.initialState().hardState).toEqual(hs(1, 1, 2));
+    await s.close();
+  });
+
+  it('a group that only moves the commit index is not fsynced', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    const s = await opened(dir, { fs });
+    await s.save({ entries: ents(1, [1, 1, 1]), hardState: hs(1, 1, 0) });
+    const calls = await callsDuring(fs, () => Promise.all([1, 2, 3].map((c) => s.save({ entries: [], hardState: hs(1, 1, c) }))));
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['write']);
+    expect(s.initialState().hardState).toEqual(hs(1, 1, 3));
+    await s.close();
+  });
+
+  it('close() fsyncs what is written and not yet durable, and a reopen finds it', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    const s = await opened(dir, { fs });
+    await s.save({ entries: ents(1, [1, 1]), hardState: hs(1, 1, 0) });
+    await s.save({ entries: [], hardState: hs(1, 1, 2) });
+    const wal = fs.events.filter((e) => e.op === 'write').pop()!.path.split('/').pop()!;
+    const calls = await callsDuring(fs, () => s.close());
+    expect(calls.filter((c) => c.startsWith('datasync'))).toEqual([`datasync ${wal}`]);
+    const again = await opened(dir);
+    expect(again.initialState().hardState).toEqual(hs(1, 1, 2));
+    await again.close();
+  });
+
+  it('close() after a save that synced adds no fsync', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    const s = await opened(dir, { fs });
+    await s.save({ entries: ents(1, [1]), hardState: hs(1, 1, 0) });
+    expect((await callsDuring(fs, () => s.close())).filter((c) => c.startsWith('datasync'))).toEqual([]);
+  });
+
+  it('a segment rollover first fsyncs the tail of the segment it closes', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    // The segment's size once its header and first save are written, measured on a twin.
+    const twinDir = await tempDir();
+    const twin = await opened(twinDir);
+    await twin.save({ entries: ents(1, [1, 1, 1]), hardState: hs(1, 1, 0) });
+    await twin.close();
+    const [twinWal] = await readdir(join(twinDir, 'wal'));
+    const full = (await stat(join(twinDir, 'wal', twinWal!))).size;
+
+    // One byte short of full after the first save; the commit-only save fills it.
+    const s = await opened(dir, { fs, segmentBytes: full + 1 });
+    await s.save({ entries: ents(1, [1, 1, 1]), hardState: hs(1, 1, 0) });
+    const first = fs.events.filter((e) => e.op === 'write').pop()!.path.split('/').pop()!;
+    expect(await callsDuring(fs, () => s.save({ entries: [], hardState: hs(1, 1, 3) }))).toEqual([`write ${first}`]);
+    const calls = await callsDuring(fs, () => s.save({ entries: ents(4, [1]), hardState: hs(1, 1, 3) }));
+    const opening = calls.findIndex((c) => c.startsWith('open ') && c !== `open ${first}`);
+    expect(opening).toBeGreaterThan(0);
+    expect(calls.slice(0, opening)).toContain(`datasync ${first}`);
+    await s.close();
+    const again = await opened(dir, { segmentBytes: full + 1 });
+    expect(again.lastIndex()).toBe(4);
+    expect(again.initialState().hardState).toEqual(hs(1, 1, 3));
+    await again.close();
+  });
+
+  it('a snapshot record fsyncs the commit indexes written before it', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    const s = await opened(dir, { fs });
+    await s.save({ entries: ents(1, [1, 1, 1]), hardState: hs(1, 1, 0) });
+    await s.save({ entries: [], hardState: hs(1, 1, 3) });
+    const walWrites = () => fs.events.filter((e) => e.path.includes('/wal/'));
+    const from = walWrites().length;
+    await s.createSnapshot(3, newConfState({ voters: [1] }), new Uint8Array([1, 2, 3]));
+    const after = walWrites().slice(from).map((e) => e.op);
+    // The snapshot mark is written, then one fsync covers it and the commit before it.
+    expect(after.slice(0, 2)).toEqual(['write', 'datasync']);
+    await s.close();
+  });
+});
