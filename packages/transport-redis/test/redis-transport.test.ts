@@ -65,6 +65,10 @@ function capturingLogger(): { logger: RedisTransportLogger; lines: string[] } {
   return { lines, logger: { debug: keep('debug'), info: keep('info'), warning: keep('warning'), error: keep('error') } };
 }
 
+/** Far above the caller timeouts below, so an XREAD outlives them. */
+const READER_BLOCK_MS = 1_000;
+const CALLER_TIMEOUT_MS = 50;
+
 function heartbeat(from: number, to: number, index: number): Message {
   return newMessage({ type: MessageType.MsgHeartbeat, from, to, term: 1, index });
 }
@@ -247,6 +251,48 @@ describe.skipIf(noRedis !== undefined)(`RedisTransport on Redis${noRedis ? ` (sk
     expect(() => new RedisTransport({ url, blockMs: 1.5 })).toThrow(/blockMs/);
     expect(() => new RedisTransport({ url, readCount: -1 })).toThrow(/readCount/);
     expect(() => new RedisTransport({ client: new Redis({ lazyConnect: true }), url } as never)).toThrow(/either/);
+  });
+
+  // The caller's timeouts must not reach the blocking reader: commandTimeout rejects an XREAD BLOCK unanswered after 50 ms ("Command
+  // timed out"); socketTimeout destroys a socket that receives nothing for
+  // 50 ms. Either way the reader's XREAD fails, which it logs as a warning,
+  // then backs off: messages arrive late. Nothing goes wrong while idle with
+  // them kept off the reader's connection.
+  it.each<[string, RedisOptions]>([
+    ['commandTimeout', { commandTimeout: CALLER_TIMEOUT_MS }],
+    ['socketTimeout', { socketTimeout: CALLER_TIMEOUT_MS }],
+  ])('a %s below blockMs, in the given client or in the options, leaves the reader blocking undisturbed', async (_, timeout) => {
+    const cluster = freshCluster();
+    const { logger, lines } = capturingLogger();
+    const trouble = () => lines.filter((l) => l.startsWith('warning') || l.startsWith('error'));
+    const sender = await startNode(1, cluster, { url });
+    const viaClient = await startNode(2, cluster, { client: client(url, timeout), blockMs: READER_BLOCK_MS, logger });
+    const viaOptions = await startNode(3, cluster, { url, redis: timeout, blockMs: READER_BLOCK_MS, logger });
+    // Idle well past the timeout and past one BLOCK: each reader has waited
+    // in an XREAD far longer than the timeout, then in the next one.
+    await sleep(READER_BLOCK_MS + 500);
+    sender.transport.send([heartbeat(1, 2, 1), heartbeat(1, 3, 2)]);
+    await waitFor(() => viaClient.inbox.length === 1 && viaOptions.inbox.length === 1, 10_000, 'the message at nodes 2 and 3');
+    expect(trouble()).toEqual([]);
+    // The publishing side keeps the caller's timeout: theirs to choose, and XADD answers at once.
+    viaClient.transport.send([heartbeat(2, 3, 3)]);
+    viaOptions.transport.send([heartbeat(3, 2, 4)]);
+    await waitFor(() => viaClient.inbox.length === 2 && viaOptions.inbox.length === 2, 10_000, 'a message each way between nodes 2 and 3');
+    expect(trouble()).toEqual([]);
+  });
+
+  it('with a keyPrefix in the options, publisher and reader agree: inboxes live under it, both ways', async () => {
+    const cluster = freshCluster();
+    const a = await startNode(1, cluster, { url, redis: { keyPrefix: 'app:' } });
+    const b = await startNode(2, cluster, { url, redis: { keyPrefix: 'app:' } });
+    a.transport.send([heartbeat(1, 2, 1)]);
+    b.transport.send([heartbeat(2, 1, 2)]);
+    await waitFor(() => a.inbox.length === 1 && b.inbox.length === 1, 10_000, 'a message each way');
+    const admin = client(url);
+    expect(await admin.xlen(`app:${inboxKey(cluster, 2)}`)).toBe(1);
+    expect(await admin.xlen(`app:${inboxKey(cluster, 1)}`)).toBe(1);
+    expect(await admin.exists(inboxKey(cluster, 1), inboxKey(cluster, 2))).toBe(0);
+    await admin.del(`app:${inboxKey(cluster, 1)}`, `app:${inboxKey(cluster, 2)}`);
   });
 });
 
