@@ -26,6 +26,7 @@
 import { ErrSnapOutOfDate, ErrSnapshotTemporarilyUnavailable, ErrUnavailable, RaftPanic } from '../errors.js';
 import { EMPTY_BYTES, newSnapshot, type ConfState, type Entry, type Snapshot, type SnapshotMetadata } from '../raftpb/types.js';
 import { MemoryStorage, type InitialState } from '../storage.js';
+import { mustSync } from '../raw-node.js';
 import { cloneConfState } from '../types.js';
 import type { DurableStorage, DurableStorageCapabilities, PersistBatch } from './durable-storage.js';
 import { chunksOf, concatChunks, type SnapshotChunks, type SnapshotData } from './snapshot-chunks.js';
@@ -504,7 +505,6 @@ function copyMetadata(m: SnapshotMetadata): SnapshotMetadata {
  * depends on them is sent; a new commit index alone need not be.
  */
 function mustSyncBatch(batch: PersistBatch, last: { term: number; vote: number }): boolean {
-  if (batch.snapshot !== undefined || batch.entries.length > 0) return true;
-  const hs = batch.hardState;
-  return hs !== undefined && (hs.term !== last.term || hs.vote !== last.vote);
+  const prev = { term: last.term, vote: last.vote, commit: 0 };
+  return batch.snapshot !== undefined || mustSync(batch.hardState ?? prev, prev, batch.entries.length);
 }
