@@ -19,7 +19,7 @@ import {
   type Message,
   type Snapshot,
 } from '../src/raftpb/types.js';
-import { SeededDraws } from './helpers/random.js';
+import { RaftpbDraws } from './helpers/raftpb-draws.js';
 import { concat, fields, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/etcd-raftpb-v3.6.json', import.meta.url), 'utf8')) as {
@@ -117,27 +117,11 @@ function sameEncode(kind: Kind, v: unknown, what: string): Uint8Array | undefine
 // ---------------------------------------------------------------------------
 // Seeded values
 
-class Gen extends SeededDraws {
-  u64(): number {
-    switch (this.int(4)) {
-      case 0:
-        return this.int(300);
-      case 1:
-        return this.pick([0, 1, 127, 128, 16383, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 35, 2 ** 49, 2 ** 52, Number.MAX_SAFE_INTEGER]);
-      case 2:
-        return this.int(2 ** 32);
-      default:
-        return this.int(2 ** 21) * 2 ** 32 + this.int(2 ** 32);
-    }
-  }
-  bytes(n = this.size()): Uint8Array {
-    if (n === 0) return EMPTY_BYTES;
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
+class Gen extends RaftpbDraws {
+  protected readonly specialU64s = [0, 1, 127, 128, 16383, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 35, 2 ** 49, 2 ** 52, Number.MAX_SAFE_INTEGER];
+  protected readonly snapshotChance = 0.2;
   /** Sizes around the slab's edges (loop copy, set copy, own buffer) and the 1- and 2-byte length prefixes. */
-  size(): number {
+  protected size(): number {
     const r = this.int(40);
     if (r < 12) return 0;
     if (r < 24) return 1 + this.int(40);
@@ -145,39 +129,12 @@ class Gen extends SeededDraws {
     if (r < 39) return 100 + this.int(400);
     return 4097 + this.int(3000);
   }
-  entry(): Entry {
-    return { term: this.u64(), index: this.u64(), type: this.int(3), data: this.bytes() };
+  /** Now and then a long run of entries, past the slab's room for one message. */
+  protected entryCount(): number {
+    return this.chance(0.05) ? 64 : this.int(4);
   }
-  ids(): number[] {
-    return Array.from({ length: this.int(5) }, () => this.u64());
-  }
-  confState(): ConfState {
-    return { voters: this.ids(), learners: this.ids(), votersOutgoing: this.ids(), learnersNext: this.ids(), autoLeave: this.chance(0.5) };
-  }
-  snapshot(): Snapshot {
-    return { data: this.bytes(), metadata: { confState: this.confState(), index: this.u64(), term: this.u64() } };
-  }
-  hardState(): HardState {
-    return { term: this.u64(), vote: this.u64(), commit: this.u64() };
-  }
-  message(depth = 0): Message {
-    const m: Message = {
-      type: this.int(24),
-      to: this.u64(),
-      from: this.u64(),
-      term: this.u64(),
-      logTerm: this.u64(),
-      index: this.u64(),
-      entries: Array.from({ length: this.chance(0.05) ? 64 : this.int(4) }, () => this.entry()),
-      commit: this.u64(),
-      vote: this.u64(),
-      reject: this.chance(0.3),
-      rejectHint: this.u64(),
-      context: this.chance(0.3) ? this.bytes() : EMPTY_BYTES,
-      responses: depth < 2 && this.chance(0.3) ? Array.from({ length: 1 + this.int(2) }, () => this.message(depth + 1)) : [],
-    };
-    if (this.chance(0.2)) m.snapshot = this.snapshot();
-    return m;
+  protected responseCount(depth: number): number {
+    return depth < 2 && this.chance(0.3) ? 1 + this.int(2) : 0;
   }
   value(kind: Kind): unknown {
     switch (kind) {

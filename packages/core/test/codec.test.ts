@@ -50,7 +50,7 @@ import {
   type Snapshot,
 } from '../src/raftpb/types.js';
 import { entrySize } from '../src/util/sizes.js';
-import { SeededDraws } from './helpers/random.js';
+import { RaftpbDraws } from './helpers/raftpb-draws.js';
 import { fromHex, toHex } from './helpers/wire-bytes.js';
 
 // The bytes in fixtures/etcd-raftpb-v3.6.json were produced by etcd-raft v3.6.0's raftpb marshaller (gogoproto Marshal).
@@ -174,60 +174,18 @@ const decoders: [Kind, (b: Uint8Array) => unknown][] = Object.entries(codecs).ma
 // ---------------------------------------------------------------------------
 // Seeded randomness
 
-class Gen extends SeededDraws {
-  u64(): number {
-    switch (this.int(4)) {
-      case 0:
-        return this.int(300);
-      case 1:
-        return this.pick([0, 1, 127, 128, 16383, 16384, 2 ** 21, 2 ** 28 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 49, 2 ** 52, Number.MAX_SAFE_INTEGER]);
-      case 2:
-        return this.int(2 ** 32);
-      default:
-        return this.int(2 ** 21) * 2 ** 32 + this.int(2 ** 32);
-    }
-  }
-  bytes(): Uint8Array {
+class Gen extends RaftpbDraws {
+  protected readonly specialU64s = [0, 1, 127, 128, 16383, 16384, 2 ** 21, 2 ** 28 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 49, 2 ** 52, Number.MAX_SAFE_INTEGER];
+  protected readonly snapshotChance = 0.3;
+  protected size(): number {
     const r = this.int(40);
-    const n = r < 16 ? 0 : r < 32 ? this.int(20) : r < 39 ? 100 + this.int(300) : 16000 + this.int(1000);
-    if (n === 0) return EMPTY_BYTES;
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
+    return r < 16 ? 0 : r < 32 ? this.int(20) : r < 39 ? 100 + this.int(300) : 16000 + this.int(1000);
   }
-  ids(): number[] {
-    return Array.from({ length: this.int(5) }, () => this.u64());
+  protected entryCount(): number {
+    return this.int(4);
   }
-  entry(): Entry {
-    return { term: this.u64(), index: this.u64(), type: this.pick([0, 1, 2]), data: this.bytes() };
-  }
-  confState(): ConfState {
-    return { voters: this.ids(), learners: this.ids(), votersOutgoing: this.ids(), learnersNext: this.ids(), autoLeave: this.chance(0.5) };
-  }
-  snapshot(): Snapshot {
-    return { data: this.bytes(), metadata: { confState: this.confState(), index: this.u64(), term: this.u64() } };
-  }
-  hardState(): HardState {
-    return { term: this.u64(), vote: this.u64(), commit: this.u64() };
-  }
-  message(depth = 0): Message {
-    const m: Message = {
-      type: this.int(24),
-      to: this.u64(),
-      from: this.u64(),
-      term: this.u64(),
-      logTerm: this.u64(),
-      index: this.u64(),
-      entries: Array.from({ length: this.int(4) }, () => this.entry()),
-      commit: this.u64(),
-      vote: this.u64(),
-      reject: this.chance(0.3),
-      rejectHint: this.u64(),
-      context: this.chance(0.3) ? this.bytes() : EMPTY_BYTES,
-      responses: depth < 2 ? Array.from({ length: this.int(3) }, () => this.message(depth + 1)) : [],
-    };
-    if (this.chance(0.3)) m.snapshot = this.snapshot();
-    return m;
+  protected responseCount(depth: number): number {
+    return depth < 2 ? this.int(3) : 0;
   }
   confChange(): ConfChange {
     return { type: this.int(4), nodeId: this.u64(), context: this.bytes(), id: this.u64() };
