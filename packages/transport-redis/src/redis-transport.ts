@@ -1,5 +1,5 @@
 // Raft over Redis Streams. Each node reads one inbox stream,
-// raftbus:{<clusterId>}:inbox:<nodeId>; sending is an XADD of each frame to
+// raftbus:{<clusterId>}:inbox:<nodeId>; sending is an XADD of the frames to
 // the addressee's inbox, trimmed approximately to `maxlen` entries. The
 // framing base class turns messages into frames (chunks, HMAC) and back.
 import { ErrInvalidConfig, getLogger, type Logger } from '@raftbus/core';
@@ -66,12 +66,16 @@ export class RedisTransport extends FramedTransport {
   private readonly maxlen: string;
   private readonly blockMs: number;
   private readonly readCount: number;
+  /** The most frame bytes one stream entry carries (maxFrameBytes). */
+  private readonly maxEntryBytes: number;
   private readonly log: RedisTransportLogger;
   private joined: Joined | undefined;
 
   constructor(options: RedisTransportOptions = {}) {
     const { client, url, redis, maxlen, blockMs, readCount, logger, ...framing } = options;
-    super({ ...framing, maxFrameBytes: framing.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, orderedPerPeer: true });
+    const maxFrameBytes = framing.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    super({ ...framing, maxFrameBytes, orderedPerPeer: true });
+    this.maxEntryBytes = maxFrameBytes;
     if (client !== undefined && (url !== undefined || redis !== undefined)) {
       throw new ErrInvalidConfig('redis transport: pass either client or url/redis options, not both');
     }
@@ -157,7 +161,7 @@ export class RedisTransport extends FramedTransport {
     // A chunked message goes in one MULTI/EXEC: all its chunks or none.
     // Whole messages need no transaction: pipelined, they keep their order.
     if (chunked) return publishAll(publisher, this.xaddTo(joined, to), frames);
-    return publishEach(publisher, this.xaddTo(joined, to), frames);
+    return publishEntries(publisher, this.xaddTo(joined, to), frames, this.maxEntryBytes);
   }
 
   private xaddTo(joined: Joined, to: number): XaddEncoder {
@@ -184,20 +188,32 @@ export class RedisTransport extends FramedTransport {
 }
 
 /**
- * Several frames (a chunked message, or several messages to one peer) go in
- * one MULTI/EXEC: all of them or none.
+ * Whole messages to one peer: as few entries as hold them within
+ * `maxEntryBytes` of frames, one XADD each, pipelined. One XADD per frame
+ * would wake the peer's blocked XREAD with the first frame alone: Redis
+ * answers a blocked reader as soon as the command that fed it has run. The
+ * peer would then read again for the rest, a round trip later (a leader's
+ * commit-only append and the next proposal's append, say).
  */
-/** One XADD per frame, pipelined (the cork makes them one write). */
-function publishEach(publisher: Redis, xadd: XaddEncoder, frames: Uint8Array[]): Promise<void> {
+function publishEntries(publisher: Redis, xadd: XaddEncoder, frames: Uint8Array[], maxEntryBytes: number): Promise<void> {
   const sent: Promise<unknown>[] = [];
-  for (const frame of frames) {
-    const command = xadd.command(frame);
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i <= frames.length; i++) {
+    if (i < frames.length && (i === start || bytes + frames[i]!.length <= maxEntryBytes)) {
+      bytes += frames[i]!.length;
+      continue;
+    }
+    const command = i - start === 1 ? xadd.command(frames[start]!) : xadd.commandMany(frames.slice(start, i));
     publisher.sendCommand(command);
     sent.push(command.promise as Promise<unknown>);
+    start = i;
+    bytes = i < frames.length ? frames[i]!.length : 0;
   }
   return Promise.all(sent).then(() => undefined);
 }
 
+/** A chunked message's frames (and any sent with it): one MULTI/EXEC, all of them or none. */
 async function publishAll(publisher: Redis, xadd: XaddEncoder, frames: Uint8Array[]): Promise<void> {
   const tx = publisher.multi();
   // ioredis's typings leave sendCommand off what multi() returns; it is a Pipeline.

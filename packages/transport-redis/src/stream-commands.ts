@@ -10,6 +10,8 @@ import { Command } from 'ioredis';
 import { FRAME_FIELD } from './inbox-key.js';
 
 const CRLF_LENGTH = 2;
+/** The frame field as a RESP bulk string. */
+const FIELD = bulk(FRAME_FIELD);
 
 /** RESP's encoding of a command whose arguments end with those given: the array header, the name and each argument as a bulk string. */
 function encodePrefix(argumentCount: number, name: string, leading: readonly (string | Buffer)[]): Buffer {
@@ -43,15 +45,42 @@ function withLastArgument(prefix: Buffer, last: Uint8Array | string): Buffer {
 /** What XADD needs to add frames to one inbox, encoded. */
 export class XaddEncoder {
   private readonly prefix: Buffer;
+  /** The command's name and arguments up to `*`, without the array header: the start of an XADD of any number of frames. */
+  private readonly head: Buffer;
 
   /** `key` as written (any keyPrefix of the client included); `maxlen` the trimming threshold. */
   constructor(readonly key: string | Buffer, maxlen: string) {
     this.prefix = encodePrefix(7, 'xadd', [key, 'MAXLEN', '~', maxlen, '*', FRAME_FIELD]);
+    const header = Buffer.from('*8\r\n');
+    this.head = this.prefix.subarray(header.length, this.prefix.length - FIELD.length);
   }
 
   /** A command adding `frame` to the inbox; hand it to the client's sendCommand(). Resolves with the entry id. */
   command(frame: Uint8Array): Command {
     return new PreEncoded('xadd', withLastArgument(this.prefix, frame));
+  }
+
+  /**
+   * A command adding one entry that carries `frames`, in order, each as an
+   * `f` field (a stream entry may repeat a field): Redis adds them
+   * atomically, and a reader blocked on the inbox wakes once, for all of them.
+   */
+  commandMany(frames: readonly Uint8Array[]): Command {
+    const header = `*${6 + 2 * frames.length}\r\n`;
+    let length = header.length + this.head.length;
+    for (const frame of frames) length += FIELD.length + String(frame.length).length + frame.length + 3 + CRLF_LENGTH;
+    const out = Buffer.allocUnsafe(length);
+    let at = out.write(header, 0, 'latin1');
+    at += this.head.copy(out, at);
+    for (const frame of frames) {
+      at += FIELD.copy(out, at);
+      at += out.write(`$${frame.length}\r\n`, at, 'latin1');
+      out.set(frame, at);
+      at += frame.length;
+      out[at++] = 0x0d;
+      out[at++] = 0x0a;
+    }
+    return new PreEncoded('xadd', out);
   }
 }
 

@@ -149,6 +149,48 @@ describe.skipIf(noRedis !== undefined)(`RedisTransport on Redis${noRedis ? ` (sk
     expect(b.transport.stats()).toMatchObject({ received: 1, dropped: 0 });
   });
 
+  it('puts the messages of one send() to a peer in one stream entry, so its reader wakes once for all of them', async () => {
+    const cluster = freshCluster();
+    const a = await startNode(1, cluster, { url });
+    const b = await startNode(2, cluster, { url });
+    const c = await startNode(3, cluster, { url });
+    a.transport.send([heartbeat(1, 2, 1), heartbeat(1, 3, 2), heartbeat(1, 2, 3), heartbeat(1, 2, 4), heartbeat(1, 3, 5)]);
+    await waitFor(() => b.inbox.length === 3 && c.inbox.length === 2, 10_000, 'the heartbeats at nodes 2 and 3');
+    // In the order sent, none twice.
+    expect(b.inbox.map((m) => m.index)).toEqual([1, 3, 4]);
+    expect(c.inbox.map((m) => m.index)).toEqual([2, 5]);
+
+    const admin = client(url);
+    const toB = await admin.xrangeBuffer(inboxKey(cluster, 2), '-', '+');
+    expect(toB).toHaveLength(1);
+    expect(toB[0]![1].filter((_, i) => i % 2 === 0).map(String)).toEqual(['f', 'f', 'f']);
+    expect(await admin.xlen(inboxKey(cluster, 3))).toBe(1);
+    expect(a.transport.stats()).toMatchObject({ sent: 5, sendFailures: 0 });
+  });
+
+  it('fills an entry with whole messages up to maxFrameBytes of frames, then starts the next', async () => {
+    const cluster = freshCluster();
+    const maxFrameBytes = 4096;
+    const a = await startNode(1, cluster, { url, maxFrameBytes });
+    const b = await startNode(2, cluster, { url, maxFrameBytes });
+    // Each framed message is a little over 1 KiB: three fit in an entry, four do not.
+    const sent = Array.from({ length: 7 }, (_, i) =>
+      newMessage({ type: MessageType.MsgApp, from: 1, to: 2, term: 1, index: i, entries: [newEntry({ index: i + 1, term: 1, data: rng.bytes(1000) })] }),
+    );
+    a.transport.send(sent);
+    await waitFor(() => b.inbox.length === 7, 10_000, 'the appends at node 2');
+    expect(b.inbox.map((m) => m.index)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    b.inbox.forEach((m, i) => expect(Buffer.from(m.entries[0]!.data).equals(Buffer.from(sent[i]!.entries[0]!.data))).toBe(true));
+
+    const admin = client(url);
+    const entries = await admin.xrangeBuffer(inboxKey(cluster, 2), '-', '+');
+    expect(entries.map(([, fields]) => fields.length / 2)).toEqual([3, 3, 1]);
+    for (const [, fields] of entries) {
+      const frameBytes = fields.filter((_, i) => i % 2 === 1).reduce((n, f) => n + f.length, 0);
+      expect(frameBytes).toBeLessThanOrEqual(maxFrameBytes);
+    }
+  });
+
   it('keeps clusters apart on one Redis: separate keys, and a stray frame from another cluster is dropped and counted', async () => {
     const one = freshCluster();
     const two = freshCluster();

@@ -36,6 +36,19 @@ describe('XaddEncoder', () => {
     expect(Buffer.compare(mine as Buffer, ioredisBytes('xadd', [key, 'MAXLEN', '~', '7', '*', 'f', Buffer.from(frame)]))).toBe(0);
   });
 
+  it.each([
+    ['one frame', [40]],
+    ['two frames', [12, 300]],
+    ['empty frames among others', [0, 5, 0]],
+    ['a frame past the Buffer pool size among small ones', [3, 9_000, 17]],
+  ])('writes what ioredis writes for XADD key MAXLEN ~ n * f frame f frame…: %s', (_what, sizes) => {
+    const key = `app:${inboxKey('payments', 3)}`;
+    const frames = sizes.map((size) => rng.bytes(size + 50).subarray(50));
+    const mine = new XaddEncoder(key, '10000').commandMany(frames).toWritable({});
+    const fields = frames.flatMap((frame) => ['f', Buffer.from(frame)]);
+    expect(Buffer.compare(mine as Buffer, ioredisBytes('xadd', [key, 'MAXLEN', '~', '10000', '*', ...fields]))).toBe(0);
+  });
+
   it('encodes each command afresh: one encoder, many frames', () => {
     const xadd = new XaddEncoder(inboxKey('c', 1), '10000');
     const first = Buffer.from(xadd.command(Uint8Array.of(1, 2, 3)).toWritable({}) as Buffer);
