@@ -4,7 +4,8 @@
 // same bytes, decode to equal values, and refuse the same inputs with the
 // same message.
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import protobuf from 'protobufjs';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrMalformedMessage } from '../src/errors.js';
 import * as direct from '../src/raftpb/codec.js';
 import * as reference from '../src/raftpb/reflection-codec.js';
@@ -436,6 +437,23 @@ describe('encodeMessageWithHeadroom', () => {
       expect(b.subarray(0, headroom).every((x) => x === 0)).toBe(true);
       expect(toHex(b.subarray(headroom))).toBe(toHex(direct.encodeMessage(m)));
       expect(canon(direct.decodeMessage(b.subarray(headroom)))).toBe(canon(m));
+    }
+  });
+
+  it('encodes the next large append into the buffer the last one grew, allocating none', () => {
+    // 600 entries of 1,100 bytes: about 680 KB, within the default
+    // maxSizePerMsg. Grown by doubling from the first entry's size, the
+    // buffer ends above 1 MiB while the message is below it.
+    const entries = Array.from({ length: 600 }, (_, i) => newEntry({ index: i + 1, term: 2, data: new Uint8Array(1100).fill(i) }));
+    const m = newMessage({ type: MessageType.MsgApp, to: 2, from: 1, term: 2, entries });
+    direct.encodeMessageWithHeadroom(m, 8);
+    const alloc = vi.spyOn(protobuf.Writer, 'alloc');
+    try {
+      const again = direct.encodeMessageWithHeadroom(m, 8);
+      expect(alloc).not.toHaveBeenCalled();
+      expect(toHex(again.subarray(8, 200))).toBe(toHex(direct.encodeMessage(m).subarray(0, 192)));
+    } finally {
+      alloc.mockRestore();
     }
   });
 

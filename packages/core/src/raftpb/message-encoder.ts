@@ -210,7 +210,12 @@ function writeHardState(w: Writer, hs: HardState): void {
  * re-entered), so its buffer grows once instead of per message; the bytes
  * are then copied out into an exactly sized array of their own (or, for
  * encodeMessageWithHeadroom, into slab space: see byte-slab.ts). A writer
- * grown past this size by a rare large message is dropped after use.
+ * that held a message larger than this (rare: MsgApps stay within
+ * maxSizePerMsg, at most 1 MiB by default) is dropped after use. The test
+ * is the message's size, not the buffer's: the buffer grows by doubling
+ * from the first size it needed, so it may pass the threshold while holding
+ * only half of it, and replacing it then would make every large append
+ * grow a new one from scratch.
  */
 const KEEP_WRITER_BYTES = 1 << 20;
 let scratch: Writer = new protobuf.Writer();
@@ -225,7 +230,7 @@ function startWriting(): Writer {
 function finish(w: Writer, headroom: number, pooled = false): Uint8Array {
   const out = pooled ? allocBytes(headroom + w.pos) : new Uint8Array(headroom + w.pos);
   w.finishInto(out, headroom);
-  if (w.buf.length > KEEP_WRITER_BYTES) scratch = new protobuf.Writer();
+  if (w.pos > KEEP_WRITER_BYTES) scratch = new protobuf.Writer();
   return out;
 }
 
