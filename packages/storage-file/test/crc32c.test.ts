@@ -32,5 +32,10 @@ describe('crc32c', () => {
     };
     const all = Uint8Array.from({ length: 100 }, (_, i) => (i * 97 + 13) & 0xff);
     for (let n = 0; n <= 100; n++) expect(crc32c(all.subarray(0, n))).toBe(ref(all.subarray(0, n)));
+    // Views at every offset within a word and past one, of lengths on both
+    // sides of each 16-byte step: the words are read from the view, not its buffer.
+    for (let offset = 1; offset <= 9; offset++) {
+      for (let n = 0; n <= 70; n++) expect(crc32c(all.subarray(offset, offset + n))).toBe(ref(all.subarray(offset, offset + n)));
+    }
   });
 });
