@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { crc32c } from '../src/crc32c.js';
+import { wasmCrc32c } from '../src/crc32c-wasm.js';
+import { CRC32C_TABLES, WASM_MIN_BYTES, crc32c, crc32cJs } from '../src/crc32c.js';
 
 describe('crc32c', () => {
   // RFC 3720 (iSCSI) appendix B.4 and the usual check value.
@@ -37,5 +38,40 @@ describe('crc32c', () => {
     for (let offset = 1; offset <= 9; offset++) {
       for (let n = 0; n <= 70; n++) expect(crc32c(all.subarray(offset, offset + n))).toBe(ref(all.subarray(offset, offset + n)));
     }
+  });
+
+  describe('in WebAssembly', () => {
+    const wasm = wasmCrc32c(CRC32C_TABLES);
+    const data = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 2654435761) >>> 24);
+
+    it('is available in Node', () => {
+      expect(wasm).toBeDefined();
+    });
+
+    it('agrees with the JavaScript loop at every short length and offset', () => {
+      for (let offset = 0; offset < 8; offset++) {
+        for (let n = 0; n <= 200; n++) {
+          const view = data.subarray(offset, offset + n);
+          expect(wasm!(view, 0)).toBe(crc32cJs(view));
+        }
+      }
+    });
+
+    it('agrees on inputs around and past its 48 KiB copy window, and extends a CRC', () => {
+      for (const n of [49_151, 49_152, 49_153, 98_304, 150_001]) {
+        const view = data.subarray(5, 5 + n);
+        expect(wasm!(view, 0)).toBe(crc32cJs(view));
+        expect(wasm!(view.subarray(1000), crc32cJs(view.subarray(0, 1000)))).toBe(crc32cJs(view));
+      }
+      expect(wasm!(Uint8Array.from(Buffer.from('123456789')), 0)).toBe(0xe3069283);
+    });
+
+    it('is what crc32c answers with on either side of the crossover', () => {
+      for (const n of [WASM_MIN_BYTES - 1, WASM_MIN_BYTES, 1_050, 70_000]) {
+        const view = data.subarray(3, 3 + n);
+        expect(crc32c(view)).toBe(crc32cJs(view));
+        expect(crc32c(view, 0x1234)).toBe(crc32cJs(view, 0x1234));
+      }
+    });
   });
 });
