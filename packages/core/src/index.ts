@@ -7,7 +7,7 @@ export {
   encodeMessageWithHeadroom,
   decodeMessage,
   encodeEntry,
-  encodeEntryShared,
+  encodeEntryInto,
   decodeEntry,
   encodeHardState,
   decodeHardState,

@@ -20,6 +20,7 @@ import {
   type Message,
   type Snapshot,
 } from '../src/raftpb/types.js';
+import { entrySize } from '../src/util/sizes.js';
 import { RaftpbDraws } from './helpers/raftpb-draws.js';
 import { concat, fields, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
 
@@ -410,14 +411,32 @@ describe('the direct codec against the reflection codec', () => {
   });
 });
 
-describe('encodeEntryShared', () => {
-  it('writes the same bytes as encodeEntry, into arrays no later encoding overwrites', () => {
+describe('encodeEntryInto', () => {
+  it("writes encodeEntry's bytes at the offset given, entrySize(e) of them, and nothing else", () => {
     const g = new Gen(0x5a1ab);
-    const made = Array.from({ length: 2000 }, () => {
+    const out = new Uint8Array(1 << 16);
+    for (let i = 0; i < 2000; i++) {
       const e = g.entry();
-      return { hex: toHex(direct.encodeEntry(e)), bytes: direct.encodeEntryShared(e) };
-    });
-    for (const { hex, bytes } of made) expect(toHex(bytes)).toBe(hex);
+      const want = direct.encodeEntry(e);
+      const at = g.pick([0, 1, 3, 17, 1000]);
+      out.fill(0xa5);
+      const end = direct.encodeEntryInto(e, out, at);
+      expect(end - at).toBe(entrySize(e));
+      expect(toHex(out.subarray(at, end))).toBe(toHex(want));
+      expect(out.subarray(0, at).every((x) => x === 0xa5) && out.subarray(end).every((x) => x === 0xa5)).toBe(true);
+    }
+  });
+
+  it('refuses a bad entry as encodeEntry does, and a range past the array with a RangeError, writing nothing', () => {
+    const out = new Uint8Array(64).fill(7);
+    const bad = newEntry({ index: 2 ** 53, term: 1 });
+    expect(() => direct.encodeEntry(bad)).toThrow(ErrMalformedMessage);
+    expect(() => direct.encodeEntryInto(bad, out, 0)).toThrow(new ErrMalformedMessage('raftpb: cannot encode Entry.index: 9007199254740992 is not an integer in [0, 2^53-1]'));
+    const e = newEntry({ index: 5, term: 1, data: new Uint8Array(40).fill(1) });
+    expect(() => direct.encodeEntryInto(e, out, 64 - entrySize(e) + 1)).toThrow(RangeError);
+    expect(() => direct.encodeEntryInto(e, out, -1)).toThrow(RangeError);
+    expect(out.every((x) => x === 7)).toBe(true);
+    expect(direct.encodeEntryInto(e, out, 64 - entrySize(e))).toBe(64);
   });
 });
 

@@ -30,7 +30,6 @@ import {
   type PersistBatch,
   type Snapshot,
   type SnapshotMetadata,
-  encodeEntryShared,
   encodeHardState,
 } from '@raftbus/core';
 import {
@@ -65,10 +64,13 @@ import {
   commitPayload,
   encodeRecords,
   encodeSegmentHeader,
+  frameRecords,
   parseSegmentName,
   recordsSize,
   segmentName,
   snapshotMetaPayload,
+  unzeroedBytes,
+  type FramedRecords,
   type RecordOut,
 } from './wal-format.js';
 import { scanSegment, type TornTail } from './wal-reader.js';
@@ -139,7 +141,7 @@ interface SegmentInfo {
 }
 
 interface WriteItem {
-  records: RecordOut[];
+  records: FramedRecords;
   maxIndex: number;
   /** Whether the item must be durable when it resolves (false: only a new commit index). */
   sync: boolean;
@@ -207,12 +209,11 @@ export class FileStorage extends MemoryBackedStorage {
 
   protected persistBatch(batch: PersistBatch, mustSync: boolean, apply: () => void): Promise<void> {
     const { snapshot, entries, hardState } = batch;
-    const records: RecordOut[] = [];
-    if (snapshot !== undefined) {
-      records.push({ type: RecordType.SnapshotInstall, payload: snapshotMetaPayload(snapshot.metadata) });
-    }
-    for (const e of entries) records.push({ type: RecordType.Entry, payload: encodeEntryShared(e) });
-    if (hardState !== undefined) records.push({ type: RecordType.HardState, payload: encodeHardState(hardState) });
+    const records = frameRecords(
+      snapshot === undefined ? [] : [{ type: RecordType.SnapshotInstall, payload: snapshotMetaPayload(snapshot.metadata) }],
+      entries,
+      hardState === undefined ? [] : [{ type: RecordType.HardState, payload: encodeHardState(hardState) }],
+    );
 
     const written = this.enqueue({
       records,
@@ -237,7 +238,7 @@ export class FileStorage extends MemoryBackedStorage {
       await this.writeSnapshot(snapshot);
       if (this.failure) throw this.failure;
       await this.enqueue({
-        records: [{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(snapshot.metadata) }],
+        records: frameRecords([{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(snapshot.metadata) }], [], []),
         maxIndex: 0,
         sync: true,
         apply,
@@ -266,7 +267,7 @@ export class FileStorage extends MemoryBackedStorage {
       }
       if (this.failure) throw this.failure;
       await this.enqueue({
-        records: [{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(metadata) }],
+        records: frameRecords([{ type: RecordType.SnapshotMark, payload: snapshotMetaPayload(metadata) }], [], []),
         maxIndex: 0,
         sync: true,
         apply: () => apply(kept),
@@ -628,18 +629,32 @@ export class FileStorage extends MemoryBackedStorage {
    */
   private async appendBatch(group: readonly WriteItem[]): Promise<void> {
     const sync = group.some((item) => item.sync);
-    const records = group.flatMap((item) => item.records);
-    if (records.length === 0) {
+    let count = 0;
+    let body = 0;
+    for (const item of group) {
+      count += item.records.count;
+      body += item.records.body;
+    }
+    if (count === 0) {
       // Nothing to write; what is written before must be durable if asked.
       if (sync) await this.syncActive();
       return;
     }
     const seg = this.active!;
-    const body = recordsSize(records);
-    const buf = new Uint8Array(body + COMMIT_RECORD_SIZE);
+    // One save alone (the usual batch) is written from the array it was
+    // framed into; several are copied into one.
+    let buf: Uint8Array;
+    if (group.length === 1) buf = group[0]!.records.bytes;
+    else {
+      buf = unzeroedBytes(body + COMMIT_RECORD_SIZE);
+      let at = 0;
+      for (const { records } of group) {
+        buf.set(records.bytes.subarray(0, records.body), at);
+        at += records.body;
+      }
+    }
     const seq = this.nextBatchSeq;
-    const end = encodeRecords(records, buf, 0);
-    encodeRecords([{ type: RecordType.Commit, payload: commitPayload({ batchSeq: seq, records: records.length, bytes: body }) }], buf, end);
+    encodeRecords([{ type: RecordType.Commit, payload: commitPayload({ batchSeq: seq, records: count, bytes: body }) }], buf, body);
     await writeFully(seg.fh, buf, seg.size);
     seg.unsynced = true;
     if (sync) await this.syncActive();

@@ -30,7 +30,10 @@
 import {
   EMPTY_BYTES,
   decodeSnapshot,
+  encodeEntryInto,
   encodeSnapshot,
+  entrySize,
+  type Entry,
   type SnapshotMetadata,
 } from '@raftbus/core';
 import { crc32c } from './crc32c.js';
@@ -184,21 +187,66 @@ export function recordsSize(records: readonly RecordOut[]): number {
   return n;
 }
 
+/** Writes the header of a record whose payload is already at `at + RECORD_HEADER_SIZE` in `out`. */
+function encodeHeader(out: Uint8Array, v: DataView, at: number, type: RecordType, payload: Uint8Array): void {
+  v.setUint32(at, payload.length, true);
+  out[at + 4] = type;
+  out[at + 5] = 0;
+  out[at + 6] = 0;
+  out[at + 7] = 0;
+  v.setUint32(at + 8, crc32c(payload), true);
+  v.setUint32(at + 12, crc32c(out.subarray(at, at + 12)), true);
+}
+
 /** Frames `records` into `out` at `at`; returns the offset after them. */
 export function encodeRecords(records: readonly RecordOut[], out: Uint8Array, at: number): number {
   const v = viewOf(out);
   for (const r of records) {
-    v.setUint32(at, r.payload.length, true);
-    out[at + 4] = r.type;
-    out[at + 5] = 0;
-    out[at + 6] = 0;
-    out[at + 7] = 0;
-    v.setUint32(at + 8, crc32c(r.payload), true);
-    v.setUint32(at + 12, crc32c(out.subarray(at, at + 12)), true);
     out.set(r.payload, at + RECORD_HEADER_SIZE);
+    encodeHeader(out, v, at, r.type, r.payload);
     at += RECORD_HEADER_SIZE + r.payload.length;
   }
   return at;
+}
+
+/**
+ * A save's records, framed when it is made (so a bad entry fails that save
+ * alone, and no array is made per entry), with COMMIT_RECORD_SIZE bytes
+ * left after them: a batch of this save alone is written from this array,
+ * its commit record in that room.
+ */
+export interface FramedRecords {
+  /** `body` bytes of records, then the room for a commit record (not yet written). */
+  bytes: Uint8Array;
+  body: number;
+  count: number;
+}
+
+/**
+ * `n` bytes whose contents are garbage, for arrays written in full: no
+ * zeroing. A plain Uint8Array over Buffer's memory, whose subarray() (one
+ * per record for its checksum) is cheaper than a Buffer's.
+ */
+export function unzeroedBytes(n: number): Uint8Array {
+  const b = Buffer.allocUnsafe(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+/** Frames `before`, an Entry record per entry, then `after`. Refuses a bad entry as core's encoder does. */
+export function frameRecords(before: readonly RecordOut[], entries: readonly Entry[], after: readonly RecordOut[]): FramedRecords {
+  let body = recordsSize(before) + recordsSize(after);
+  for (let i = 0; i < entries.length; i++) body += RECORD_HEADER_SIZE + entrySize(entries[i]!);
+  const bytes = unzeroedBytes(body + COMMIT_RECORD_SIZE);
+  const v = viewOf(bytes);
+  let at = encodeRecords(before, bytes, 0);
+  for (let i = 0; i < entries.length; i++) {
+    const start = at + RECORD_HEADER_SIZE;
+    const end = encodeEntryInto(entries[i]!, bytes, start);
+    encodeHeader(bytes, v, at, RecordType.Entry, bytes.subarray(start, end));
+    at = end;
+  }
+  at = encodeRecords(after, bytes, at);
+  return { bytes, body: at, count: before.length + entries.length + after.length };
 }
 
 export type RecordRead =

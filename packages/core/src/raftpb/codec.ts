@@ -52,7 +52,7 @@
 export {
   encodeConfState,
   encodeEntry,
-  encodeEntryShared,
+  encodeEntryInto,
   encodeHardState,
   encodeMessage,
   encodeMessageWithHeadroom,

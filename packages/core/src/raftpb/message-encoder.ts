@@ -275,17 +275,48 @@ export function encodeEntry(e: Entry): Uint8Array {
   return finish(w, 0);
 }
 
+/** Writes varint `v` (a safe integer, at least 0) at `at`; returns the offset after it. */
+function putVarint(out: Uint8Array, at: number, v: number): number {
+  // Above 2^31 the bit operators would wrap: divide instead.
+  while (v >= 0x80000000) {
+    out[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  while (v >= 0x80) {
+    out[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  out[at++] = v;
+  return at;
+}
+
 /**
- * encodeEntry's bytes in slab space (byte-slab.ts), cheaper for the small
- * entries a WAL writes by the thousand: nobody else writes them, but the
- * array's `.buffer` may hold others', so views over it must use byteOffset
- * and byteLength.
+ * Writes encodeEntry's bytes into `out` at `at` (`entrySize(e)` of them)
+ * and returns the offset after them: a WAL frames entries straight into
+ * its batch, with no array per entry. Refuses a bad entry as encodeEntry
+ * does, and a range past the end of `out` with a RangeError, before
+ * writing anything.
  */
-export function encodeEntryShared(e: Entry): Uint8Array {
+export function encodeEntryInto(e: Entry, out: Uint8Array, at: number): number {
   checkEntry(e);
-  const w = startWriting();
-  writeEntry(w, e, 0);
-  return finish(w, 0, true);
+  const end = at + entrySize(e);
+  if (!Number.isSafeInteger(at) || at < 0 || end > out.length) {
+    throw new RangeError(`encodeEntryInto: ${entrySize(e)} bytes at ${String(at)} do not fit in ${out.length}`);
+  }
+  out[at++] = 8;
+  at = putVarint(out, at, e.type);
+  out[at++] = 16;
+  at = putVarint(out, at, e.term);
+  out[at++] = 24;
+  at = putVarint(out, at, e.index);
+  const data = e.data;
+  if (data.length > 0) {
+    out[at++] = 34;
+    at = putVarint(out, at, data.length);
+    out.set(data, at);
+    at += data.length;
+  }
+  return at;
 }
 
 export function encodeSnapshot(s: Snapshot): Uint8Array {
