@@ -2,12 +2,15 @@
 // IPC messages into awaited replies. If the process dies, every pending
 // request fails rather than hanging.
 import { fork, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Envelope, Reply, Request } from './protocol.js';
 
-/** The compiled child entry, next to this file in bench/dist/cluster-mp/. */
-const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'node-process.js');
+/**
+ * The compiled child entry, bench/dist/cluster-mp/node-process.js: next to
+ * this file when it runs compiled; from its source (bench/src/cluster-mp/,
+ * as the tests load it) the same file in dist/, which tsc -b has built.
+ */
+const ENTRY = fileURLToPath(new URL('../../dist/cluster-mp/node-process.js', import.meta.url));
 
 type ReplyOf<T extends Reply['type']> = Extract<Reply, { type: T }>;
 
@@ -19,7 +22,9 @@ export class NodeHandle {
 
   constructor(readonly id: number) {
     // stdout/stderr inherited: the node's error log lines reach the terminal.
-    this.child = fork(ENTRY, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Not the parent's node flags: the child runs compiled code, and a test
+    // runner's --conditions=source would resolve its imports to TypeScript.
+    this.child = fork(ENTRY, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
     this.child.on('message', (msg: Envelope<Reply>) => {
       const waiter = this.pending.get(msg.seq);
       if (waiter === undefined) return;
