@@ -6,6 +6,20 @@ export function createRedis(url: string | undefined, options: RedisOptions): Red
 }
 
 /**
+ * `url` without the query parameters `names`. ioredis takes a URL's query
+ * parameters as options ahead of the options object, so an option the
+ * object leaves unset on purpose must also leave the URL.
+ */
+export function withoutQueryOptions(url: string, names: readonly string[]): string {
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const name of names) params.delete(name);
+  const rest = params.toString();
+  return url.slice(0, q) + (rest === '' ? '' : `?${rest}`);
+}
+
+/**
  * Connects a lazyConnect client. On failure, stops its reconnecting and
  * rejects with what went wrong (WRONGPASS, ECONNREFUSED…) rather than
  * ioredis's bare "Connection is closed."

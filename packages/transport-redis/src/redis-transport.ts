@@ -5,7 +5,7 @@
 import { ErrInvalidConfig, getLogger, type Logger } from '@raftbus/core';
 import { FramedTransport, type FramingOptions } from '@raftbus/framing';
 import type { Pipeline, Redis, RedisOptions } from 'ioredis';
-import { connectOrClose, createRedis, emitRepliesOnArrival, untilReady } from './connection.js';
+import { connectOrClose, createRedis, emitRepliesOnArrival, untilReady, withoutQueryOptions } from './connection.js';
 import { ErrPublishAborted, ErrRedisUnavailable } from './errors.js';
 import { inboxKey } from './inbox-key.js';
 import { InboxReader } from './inbox-reader.js';
@@ -95,7 +95,8 @@ export class RedisTransport extends FramedTransport {
     // caller's timeouts stay off this connection: an idle XREAD waits blockMs
     // for its reply, which a shorter commandTimeout would reject and a
     // shorter socketTimeout would answer by closing the connection. ioredis
-    // arms either only when set: undefined turns it off (0 would not).
+    // arms either only when set: undefined turns it off (0 would not), once
+    // the URL's query does not set it either.
     const readerOptions: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -106,7 +107,8 @@ export class RedisTransport extends FramedTransport {
       socketTimeout: undefined,
     };
     const logPrefix = `transport-redis ${clusterId}/${nodeId}`;
-    const readerRedis = client !== undefined ? client.duplicate(readerOptions) : createRedis(url, { ...redis, ...readerOptions });
+    const readerUrl = url === undefined ? undefined : withoutQueryOptions(url, ['commandTimeout', 'socketTimeout']);
+    const readerRedis = client !== undefined ? client.duplicate(readerOptions) : createRedis(readerUrl, { ...redis, ...readerOptions });
     // ioredis reports every failed reconnection attempt; the reader's loop
     // and the send failures say what matters.
     readerRedis.on('error', (e: Error) => this.log.debug(`${logPrefix}: inbox connection: ${e.message}`));

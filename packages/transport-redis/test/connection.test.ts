@@ -1,10 +1,11 @@
 // emitRepliesOnArrival: replies reach ioredis's parser as the socket emits
 // them, not through the Readable's buffer (stream.read() on a later tick),
-// on the first connection and on every reconnection.
+// on the first connection and on every reconnection. withoutQueryOptions:
+// the reader's URL keeps everything but the options it must not take.
 import { findRedis, waitFor, whyNo, type ServerHandle } from '@raftbus/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { emitRepliesOnArrival } from '../src/connection.js';
+import { emitRepliesOnArrival, withoutQueryOptions } from '../src/connection.js';
 
 const noRedis = whyNo('redis');
 
@@ -66,5 +67,18 @@ describe.skipIf(noRedis !== undefined)(`emitRepliesOnArrival${noRedis ? ` (skipp
     await waitFor(() => redis.stream !== first && redis.status === 'ready', 10_000, 'the reconnection');
     await waitFor(() => redis.stream.listenerCount('data') === 2, 5_000, 'the listener on the new socket');
     expect(await bufferedReadsDuring(redis, 20)).toBe(0);
+  });
+});
+
+describe('withoutQueryOptions', () => {
+  const drop = ['commandTimeout', 'socketTimeout'];
+  it.each([
+    ['redis://h:6379', 'redis://h:6379'],
+    ['redis://u:p@h:6379/2?socketTimeout=50', 'redis://u:p@h:6379/2'],
+    ['rediss://h:6380/0?commandTimeout=5&family=6&socketTimeout=9', 'rediss://h:6380/0?family=6'],
+    ['h:6379?db=3&commandTimeout=5', 'h:6379?db=3'],
+    ['/tmp/redis.sock?socketTimeout=1&db=2', '/tmp/redis.sock?db=2'],
+  ])('%s -> %s', (url, want) => {
+    expect(withoutQueryOptions(url, drop)).toBe(want);
   });
 });

@@ -307,18 +307,20 @@ describe.skipIf(noRedis !== undefined)(`RedisTransport on Redis${noRedis ? ` (sk
   it.each<[string, RedisOptions]>([
     ['commandTimeout', { commandTimeout: CALLER_TIMEOUT_MS }],
     ['socketTimeout', { socketTimeout: CALLER_TIMEOUT_MS }],
-  ])('a %s below blockMs, in the given client or in the options, leaves the reader blocking undisturbed', async (_, timeout) => {
+  ])('a %s below blockMs, in the given client, the options or the URL, leaves the reader blocking undisturbed', async (name, timeout) => {
     const cluster = freshCluster();
     const { logger, lines } = capturingLogger();
     const trouble = () => lines.filter((l) => l.startsWith('warning') || l.startsWith('error'));
     const sender = await startNode(1, cluster, { url });
     const viaClient = await startNode(2, cluster, { client: client(url, timeout), blockMs: READER_BLOCK_MS, logger });
     const viaOptions = await startNode(3, cluster, { url, redis: timeout, blockMs: READER_BLOCK_MS, logger });
+    // ioredis reads options from the URL's query too, ahead of the options object.
+    const viaUrl = await startNode(4, cluster, { url: `${url}${url.includes('?') ? '&' : '?'}${name}=${CALLER_TIMEOUT_MS}`, blockMs: READER_BLOCK_MS, logger });
     // Idle well past the timeout and past one BLOCK: each reader has waited
     // in an XREAD far longer than the timeout, then in the next one.
     await sleep(READER_BLOCK_MS + 500);
-    sender.transport.send([heartbeat(1, 2, 1), heartbeat(1, 3, 2)]);
-    await waitFor(() => viaClient.inbox.length === 1 && viaOptions.inbox.length === 1, 10_000, 'the message at nodes 2 and 3');
+    sender.transport.send([heartbeat(1, 2, 1), heartbeat(1, 3, 2), heartbeat(1, 4, 3)]);
+    await waitFor(() => viaClient.inbox.length === 1 && viaOptions.inbox.length === 1 && viaUrl.inbox.length === 1, 10_000, 'the message at nodes 2, 3 and 4');
     expect(trouble()).toEqual([]);
     // The publishing side keeps the caller's timeout: theirs to choose, and XADD answers at once.
     viaClient.transport.send([heartbeat(2, 3, 3)]);
