@@ -235,7 +235,12 @@ export function unzeroedBytes(n: number): Uint8Array {
 /** Frames `before`, an Entry record per entry, then `after`. Refuses a bad entry as core's encoder does. */
 export function frameRecords(before: readonly RecordOut[], entries: readonly Entry[], after: readonly RecordOut[]): FramedRecords {
   let body = recordsSize(before) + recordsSize(after);
-  for (let i = 0; i < entries.length; i++) body += RECORD_HEADER_SIZE + entrySize(entries[i]!);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    // An entry without bytes for data cannot be sized: counted as none
+    // here, it is refused below with the codec's own error.
+    body += RECORD_HEADER_SIZE + (e.data instanceof Uint8Array ? entrySize(e) : 0);
+  }
   const bytes = unzeroedBytes(body + COMMIT_RECORD_SIZE);
   const v = viewOf(bytes);
   let at = encodeRecords(before, bytes, 0);

@@ -2,6 +2,7 @@
 // does after the same operations: one table of operations is applied to
 // both, and every read raft can make is compared after each step.
 import {
+  ErrMalformedMessage,
   MemoryStorage,
   discardLogger,
   getLogger,
@@ -146,6 +147,28 @@ describe('FileStorage reads as MemoryStorage', () => {
     await file.compact(2);
     expect(file.firstIndex()).toBe(3);
     await file.close();
+  });
+
+  it.each([
+    ['data that is not bytes', { data: undefined as unknown as Uint8Array }, 'raftpb: cannot encode Entry.data: not a Uint8Array'],
+    ['a negative term', { term: -1 }, 'raftpb: cannot encode Entry.term: -1 is not an integer in [0, 2^53-1]'],
+  ])('a save with an entry the codec refuses (%s) rejects with its error and changes nothing', async (_, fault, message) => {
+    const dir = await tempDir();
+    const file = await opened(dir);
+    await file.save({ entries: ents(1, [1, 1]), hardState: hs(1, 1, 1) });
+    const bad = { ...newEntry({ index: 4, term: 1 }), ...fault };
+    const err = await rejection(file.save({ entries: [newEntry({ index: 3, term: 1 }), bad], hardState: hs(1, 1, 2) }));
+    expect(err).toBeInstanceOf(ErrMalformedMessage);
+    expect((err as Error).message).toBe(message);
+    expect(file.lastIndex()).toBe(2);
+    expect(file.initialState().hardState).toEqual(hs(1, 1, 1));
+    // The storage goes on: the next save lands and survives a reopen.
+    await file.save({ entries: ents(3, [1]), hardState: hs(1, 1, 3) });
+    await file.close();
+    const again = await opened(dir);
+    expect(again.lastIndex()).toBe(3);
+    expect(again.initialState().hardState).toEqual(hs(1, 1, 3));
+    await again.close();
   });
 
   it('a refused save changes nothing, not even the part before the refused one', async () => {
