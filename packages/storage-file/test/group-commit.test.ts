@@ -2,7 +2,7 @@
 // fsync. Counted through an injected file system, not timed.
 import { newEntry } from '@raftbus/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hs, opened, recordingFs, removeTempDirs, tempDir } from './helpers.js';
+import { hs, opened, recordingFs, recovered, removeTempDirs, tempDir } from './helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -17,10 +17,7 @@ async function concurrentSaves(options: Parameters<typeof opened>[1]) {
   const used = { datasync: fs.count('datasync') - before.datasync, write: fs.count('write') - before.write };
   expect(s.lastIndex()).toBe(20);
   await s.close();
-  const again = await opened(dir);
-  expect(again.lastIndex()).toBe(20);
-  expect(again.initialState().hardState).toEqual(hs(1, 1, 19));
-  await again.close();
+  expect(await recovered(dir)).toEqual({ lastIndex: 20, hardState: hs(1, 1, 19) });
   return { used, durable: s.capabilities.durable };
 }
 

@@ -62,6 +62,16 @@ export async function opened(dir: string, options: Partial<FileStorageOptions> =
   return s;
 }
 
+/** What opening `dir` afresh recovers: its last index and hard state (the storage is closed again). */
+export async function recovered(dir: string): Promise<{ lastIndex: number; hardState: HardState }> {
+  const again = await opened(dir);
+  try {
+    return { lastIndex: again.lastIndex(), hardState: again.initialState().hardState };
+  } finally {
+    await again.close();
+  }
+}
+
 /** Everything raft can read from a storage, errors included, for deep comparison. */
 export function digest(s: Storage): unknown {
   const first = s.firstIndex();

@@ -7,7 +7,7 @@ import { newConfState } from '@raftbus/core';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ents, hs, opened, recordingFs, removeTempDirs, tempDir, type FsEvent } from './helpers.js';
+import { ents, hs, opened, recordingFs, recovered, removeTempDirs, tempDir, type FsEvent } from './helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -68,10 +68,7 @@ describe('saves that need no fsync (MustSync)', () => {
     });
     expect(calls.map((c) => c.split(' ')[0])).toEqual(['write', 'write', 'datasync']);
     await s.close();
-    const again = await opened(dir);
-    expect(again.lastIndex()).toBe(3);
-    expect(again.initialState().hardState).toEqual(hs(1, 1, 2));
-    await again.close();
+    expect(await recovered(dir)).toEqual({ lastIndex: 3, hardState: hs(1, 1, 2) });
   });
 
   it('saves that must sync and saves that need not, in one group, share one fsync', async () => {
@@ -113,9 +110,7 @@ describe('saves that need no fsync (MustSync)', () => {
     const wal = fs.events.filter((e) => e.op === 'write').pop()!.path.split('/').pop()!;
     const calls = await callsDuring(fs, () => s.close());
     expect(calls.filter((c) => c.startsWith('datasync'))).toEqual([`datasync ${wal}`]);
-    const again = await opened(dir);
-    expect(again.initialState().hardState).toEqual(hs(1, 1, 2));
-    await again.close();
+    expect((await recovered(dir)).hardState).toEqual(hs(1, 1, 2));
   });
 
   it('close() after a save that synced adds no fsync', async () => {

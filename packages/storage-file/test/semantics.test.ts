@@ -16,7 +16,7 @@ import {
 } from '@raftbus/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrCompactBeyondSnapshot, type FileStorage } from '../src/index.js';
-import { ents, hs, opened, outcome, rejection, removeTempDirs, tempDir } from './helpers.js';
+import { ents, hs, opened, outcome, recovered, rejection, removeTempDirs, tempDir } from './helpers.js';
 
 type Op =
   | { save: PersistBatch }
@@ -165,10 +165,7 @@ describe('FileStorage reads as MemoryStorage', () => {
     // The storage goes on: the next save lands and survives a reopen.
     await file.save({ entries: ents(3, [1]), hardState: hs(1, 1, 3) });
     await file.close();
-    const again = await opened(dir);
-    expect(again.lastIndex()).toBe(3);
-    expect(again.initialState().hardState).toEqual(hs(1, 1, 3));
-    await again.close();
+    expect(await recovered(dir)).toEqual({ lastIndex: 3, hardState: hs(1, 1, 3) });
   });
 
   it('a refused save changes nothing, not even the part before the refused one', async () => {
