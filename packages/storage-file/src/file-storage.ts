@@ -655,7 +655,7 @@ export class FileStorage extends MemoryBackedStorage {
     }
     const seq = this.nextBatchSeq;
     encodeRecords([{ type: RecordType.Commit, payload: commitPayload({ batchSeq: seq, records: count, bytes: body }) }], buf, body);
-    await writeFully(seg.fh, buf, seg.size);
+    await writeFully(this.fs, seg.fh, buf, seg.size);
     seg.unsynced = true;
     if (sync) await this.syncActive();
     seg.size += buf.length;
@@ -699,7 +699,7 @@ export class FileStorage extends MemoryBackedStorage {
     // 'wx': never overwrite a segment, whatever a bug elsewhere may think.
     const fh = await this.fs.open(path, 'wx');
     try {
-      await writeFully(fh, buf, 0);
+      await writeFully(this.fs, fh, buf, 0);
       if (!this.noSync) {
         await fh.sync();
         await syncDir(this.fs, this.walDir);

@@ -1,22 +1,57 @@
 // The file-system calls FileStorage makes, injectable so that tests can count
-// fsyncs or fail one (the default is node:fs/promises itself).
+// fsyncs or fail one (the default is node:fs/promises, plus node:fs's
+// writeSync for small writes).
+import { writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 
-export type FileStorageFs = Pick<
-  typeof fsp,
-  'open' | 'readFile' | 'readdir' | 'mkdir' | 'rename' | 'unlink' | 'link'
->;
+export interface FileStorageFs extends Pick<typeof fsp, 'open' | 'readFile' | 'readdir' | 'mkdir' | 'rename' | 'unlink' | 'link'> {
+  /**
+   * Writes `length` bytes of `buf` from `offset` at `position` of an open
+   * file, synchronously, and returns how many were written (node:fs's
+   * `writeSync` on the handle's descriptor). Optional: without it, every
+   * write goes through the handle's own `write()`.
+   */
+  writeSync?: (fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number) => number;
+}
 
-export const nodeFs: FileStorageFs = fsp;
+export const nodeFs: FileStorageFs = {
+  open: fsp.open,
+  readFile: fsp.readFile,
+  readdir: fsp.readdir,
+  mkdir: fsp.mkdir,
+  rename: fsp.rename,
+  unlink: fsp.unlink,
+  link: fsp.link,
+  writeSync: (fh, buf, offset, length, position) => writeSync(fh.fd, buf, offset, length, position),
+};
 
-/** Writes all of `buf` at `position`; a single write() may write less. */
-export async function writeFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+/**
+ * The largest write made synchronously. Copying up to this much into the
+ * page cache holds the event loop for less time than handing the write to
+ * libuv's thread pool does (a pool thread is woken, then the loop on
+ * completion): measured on a 2-vCPU VM, 2-8 µs for up to 16 KiB, 23 µs for
+ * 64 KiB, against 15-25 µs per hand-off. A WAL save is then one trip to the
+ * pool (its fdatasync) instead of two: about 20% off its latency and a
+ * quarter of its CPU. Larger writes, which would hold the loop longer, go
+ * to the pool.
+ */
+export const SYNC_WRITE_MAX_BYTES = 32 * 1024;
+
+/**
+ * Writes all of `buf` at `position` (a single write may write less): in
+ * the calling turn if it is small and `fs` can (SYNC_WRITE_MAX_BYTES), else
+ * through the thread pool. Either way a failure rejects the returned promise.
+ */
+export async function writeFully(fs: FileStorageFs, fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  const now = fs.writeSync !== undefined && buf.length <= SYNC_WRITE_MAX_BYTES;
   let done = 0;
   while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
-    if (bytesWritten <= 0) throw new Error(`write returned ${bytesWritten}`);
-    done += bytesWritten;
+    const n = now
+      ? fs.writeSync!(fh, buf, done, buf.length - done, position + done)
+      : (await fh.write(buf, done, buf.length - done, position + done)).bytesWritten;
+    if (n <= 0) throw new Error(`write returned ${n}`);
+    done += n;
   }
 }
 

@@ -100,7 +100,7 @@ export async function writeSnapshotStream(
   let length = 0;
   let crc = crc32c(meta);
   try {
-    await writeFully(fh, meta, HEADER_SIZE);
+    await writeFully(fs, fh, meta, HEADER_SIZE);
     const pieces = rechunk(chunks, SNAPSHOT_CHUNK_BYTES)[Symbol.asyncIterator]();
     for (;;) {
       let next: IteratorResult<Uint8Array>;
@@ -112,7 +112,7 @@ export async function writeSnapshotStream(
       if (next.done) break;
       const piece = next.value;
       try {
-        await writeFully(fh, piece, HEADER_SIZE + meta.length + length);
+        await writeFully(fs, fh, piece, HEADER_SIZE + meta.length + length);
       } catch (e) {
         await pieces.return?.(undefined).catch(() => {});
         throw e;
@@ -129,7 +129,7 @@ export async function writeSnapshotStream(
     v.setUint32(12, meta.length, true);
     putU64(v, 16, length);
     v.setUint32(24, crc32c(header.subarray(0, 24), crc), true);
-    await writeFully(fh, header, 0);
+    await writeFully(fs, fh, header, 0);
     if (sync) await fh.sync();
   } catch (e) {
     await fh.close().catch(() => {});

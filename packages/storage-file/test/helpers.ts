@@ -2,7 +2,9 @@
 // digest to compare stores by, and a file system that records fsyncs.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,16 +118,26 @@ export interface FsEvent {
 /**
  * node:fs/promises, recording fsyncs (on files and directories), renames
  * (path: the new name, detail: the old), unlinks and writes (with position
- * and length when positioned). `failDatasync` makes the n-th datasync (1-based) throw EIO.
+ * and length when positioned; detail 'now' when made through writeSync).
+ * `failDatasync` makes the n-th datasync (1-based) throw EIO, `failWrite`
+ * the n-th write, either way, throw ENOSPC.
  */
-export function recordingFs(opts: { failDatasync?: number } = {}): FileStorageFs & { events: FsEvent[]; count(op: FsEvent['op']): number } {
+export function recordingFs(
+  opts: { failDatasync?: number; failWrite?: number } = {},
+): FileStorageFs & { events: FsEvent[]; count(op: FsEvent['op']): number } {
   const events: FsEvent[] = [];
   let datasyncs = 0;
+  let writes = 0;
+  const wrote = (event: FsEvent): void => {
+    events.push(event);
+    if (++writes === opts.failWrite) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  };
+  const paths = new WeakMap<FileHandle, string>();
   const open = (async (...args: Parameters<typeof fsp.open>) => {
     const fh = await fsp.open(...args);
     const path = String(args[0]);
     events.push({ op: 'open', path, detail: String(args[1] ?? 'r') });
-    return new Proxy(fh, {
+    const proxy = new Proxy(fh, {
       get(target, prop) {
         if (prop === 'sync') {
           return async () => {
@@ -146,7 +158,7 @@ export function recordingFs(opts: { failDatasync?: number } = {}): FileStorageFs
         if (prop === 'write') {
           return async (...a: unknown[]) => {
             const [, , length, position] = a;
-            events.push(typeof position === 'number' && typeof length === 'number' ? { op: 'write', path, position, length } : { op: 'write', path });
+            wrote(typeof position === 'number' && typeof length === 'number' ? { op: 'write', path, position, length } : { op: 'write', path });
             return (target.write as (...x: unknown[]) => unknown).apply(target, a);
           };
         }
@@ -154,6 +166,8 @@ export function recordingFs(opts: { failDatasync?: number } = {}): FileStorageFs
         return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
       },
     });
+    paths.set(proxy, path);
+    return proxy;
   }) as typeof fsp.open;
   return {
     open,
@@ -169,6 +183,10 @@ export function recordingFs(opts: { failDatasync?: number } = {}): FileStorageFs
       events.push({ op: 'unlink', path });
       return fsp.unlink(path);
     }) as typeof fsp.unlink,
+    writeSync: (fh, buf, offset, length, position) => {
+      wrote({ op: 'write', path: paths.get(fh) ?? '?', position, length, detail: 'now' });
+      return writeSync(fh.fd, buf, offset, length, position);
+    },
     events,
     count: (op) => events.filter((e) => e.op === op).length,
   };

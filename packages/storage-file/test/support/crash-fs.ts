@@ -20,10 +20,12 @@
 //
 // Calls are run one at a time in call order, so the numbering (and thus
 // which call a given k hits) is the same on every run of the same workload.
+// A synchronous write (`writeSync`) runs when it is called, so it refuses
+// to run while an earlier call is still queued: it would overtake it.
 // fsync itself is only modelled: the temp files are scratch.
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { SeededRandom } from '@raftbus/testkit';
@@ -56,7 +58,8 @@ export class CrashError extends Error {
   }
 }
 
-type FileOp = { kind: 'write'; at: number; bytes: Uint8Array } | { kind: 'truncate'; size: number };
+type WriteOp = { kind: 'write'; at: number; bytes: Uint8Array };
+type FileOp = WriteOp | { kind: 'truncate'; size: number };
 
 interface FileNode {
   kind: 'file';
@@ -124,6 +127,10 @@ export class CrashFs {
   private readonly crashAt: number | undefined;
   private readonly ignoreSync: CrashFsOptions['ignoreSync'];
   private chain: Promise<unknown> = Promise.resolve();
+  /** Calls queued on the chain and not yet finished. */
+  private queued = 0;
+  /** The synchronous writer of each handle this has opened. */
+  private readonly writers = new WeakMap<FileHandle, (bytes: Uint8Array, at: number) => number>();
   /** The FileStorageFs to hand to FileStorage. */
   readonly fs: FileStorageFs;
 
@@ -142,6 +149,12 @@ export class CrashFs {
       rename: ((from: string, to: string) => this.serial(() => this.rename(String(from), String(to)))) as FileStorageFs['rename'],
       unlink: ((path: string) => this.serial(() => this.unlink(String(path)))) as FileStorageFs['unlink'],
       link: ((from: string, to: string) => this.serial(() => this.link(String(from), String(to)))) as FileStorageFs['link'],
+      writeSync: (fh, buf, offset, length, position) => {
+        const write = this.writers.get(fh);
+        if (write === undefined) throw new Error('crash-fs: writeSync on a handle crash-fs did not open');
+        if (this.queued > 0) throw new Error(`crash-fs: writeSync while ${this.queued} earlier call(s) are queued; it would overtake them`);
+        return write(buf.subarray(offset, offset + length), position);
+      },
     };
   }
 
@@ -199,7 +212,8 @@ export class CrashFs {
 
   /** Runs calls one at a time, in call order. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
+    this.queued++;
+    const run = this.chain.then(fn, fn).finally(() => this.queued--);
     this.chain = run.catch(() => {});
     return run;
   }
@@ -345,17 +359,26 @@ export class CrashFs {
   /** The real handle, with its mutating calls counted and modelled. */
   private handle(fh: FileHandle, node: Node, path: string): FileHandle {
     let position = 0;
-    const write = async (bytes: Uint8Array, at: number): Promise<number> => {
+    // A write is a boundary: if the machine dies there, the bytes are left
+    // in the cache; else the real write runs and what it wrote is recorded.
+    const begin = (bytes: Uint8Array, at: number): WriteOp => {
       if (node.kind !== 'file') throw new Error(`crash-fs: write to directory ${path}`);
-      const op: FileOp = { kind: 'write', at, bytes: new Uint8Array(bytes) };
+      const op: WriteOp = { kind: 'write', at, bytes: new Uint8Array(bytes) };
       if (this.boundary(`write ${path} @${at}+${bytes.length}`)) {
         record(node, op);
         throw this.crash!;
       }
-      const { bytesWritten } = await fh.write(bytes, 0, bytes.length, at);
-      record(node, { kind: 'write', at, bytes: op.bytes.subarray(0, bytesWritten) });
-      return bytesWritten;
+      return op;
     };
+    const wrote = (op: WriteOp, n: number): number => {
+      record(node as FileNode, { ...op, bytes: op.bytes.subarray(0, n) });
+      return n;
+    };
+    const write = async (bytes: Uint8Array, at: number): Promise<number> => {
+      const op = begin(bytes, at);
+      return wrote(op, (await fh.write(bytes, 0, bytes.length, at)).bytesWritten);
+    };
+    const writeNow = (bytes: Uint8Array, at: number): number => wrote(begin(bytes, at), writeSync(fh.fd, bytes, 0, bytes.length, at));
     const sync = async (): Promise<void> => {
       if (this.boundary(`fsync ${path}`)) throw this.crash!;
       if (this.ignoreSync?.(resolve(path), node.kind)) return;
@@ -394,7 +417,7 @@ export class CrashFs {
       close: () => fh.close(),
     };
     const refused = new Set(['writev', 'appendFile', 'createWriteStream', 'chmod', 'chown', 'utimes']);
-    return new Proxy(fh, {
+    const proxy = new Proxy(fh, {
       get(target, prop) {
         if (typeof prop === 'string' && prop in overrides) return overrides[prop];
         if (typeof prop === 'string' && refused.has(prop)) {
@@ -404,6 +427,8 @@ export class CrashFs {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
+    this.writers.set(proxy, writeNow);
+    return proxy;
   }
 }
 
