@@ -830,6 +830,7 @@ export class RaftNode<Result = unknown> {
    */
   private handleReadyAsync(raw: RawNode, rd: Ready): void {
     const network: Message[] = [];
+    const appends: Message[] = [];
     const applyStarts = this.applyPending === 0 && rd.messages.some((m) => m.to === LocalApplyThread && m.entries.length > 0);
     for (const m of rd.messages) {
       if (m.to === LocalAppendThread) {
@@ -839,7 +840,7 @@ export class RaftNode<Result = unknown> {
           this.configRestoredTo = m.snapshot.metadata.index;
           this.restoredConfState = m.snapshot.metadata.confState;
         }
-        this.onAppendThread(raw, m);
+        appends.push(m);
       } else if (m.to === LocalApplyThread) void this.onApplyThread(() => this.applyWork(raw, m));
       else network.push(m);
     }
@@ -852,6 +853,10 @@ export class RaftNode<Result = unknown> {
       if (applyStarts && network.every(isCommitOnlyAppend)) this.heldSends.push(...network);
       else this.send(raw, network);
     }
+    // Only then the appends: a save starts in this turn (framing, checksums,
+    // a small write), and a leader's appends to its followers, which need not
+    // wait for its own (raft thesis 10.2.1), should not wait for that either.
+    for (const m of appends) this.onAppendThread(raw, m);
     for (const rs of rd.readStates) this.onReadState(rs);
     if (rd.softState !== undefined) this.onSoftState(rd.softState, raw.basicStatus().hardState.term);
     if (this.readsByIndex.length > 0) this.serveReads();

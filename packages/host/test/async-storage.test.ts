@@ -27,6 +27,28 @@ function holdSaves(m: Member): { release: () => void; resolved: () => number } {
 }
 
 describe('RaftNode with asyncStorageWrites', () => {
+  it('hands the leader’s appends to the transport before it starts its own save', async () => {
+    // A save does work in the turn it is called (a file storage frames,
+    // checksums and writes small batches there): the appends must not wait for it.
+    c = await new TestCluster([1, 2, 3], { asyncStorageWrites: true }).start();
+    const leader = await c.waitForLeader();
+    const events: string[] = [];
+    const send = leader.transport.send.bind(leader.transport);
+    leader.transport.send = (messages) => {
+      for (const m of messages) if (m.type === MessageType.MsgApp && m.entries.some((e) => e.data.length > 0)) events.push(`MsgApp to ${m.to}`);
+      send(messages);
+    };
+    const save = leader.storage.save.bind(leader.storage);
+    leader.storage.save = (batch: PersistBatch) => {
+      if (batch.entries.some((e) => e.data.length > 0)) events.push('save');
+      return save(batch);
+    };
+    await leader.node.propose(utf8('x'));
+    const followers = c.followers(leader).map((f) => `MsgApp to ${f.id}`);
+    expect(events.slice(0, 3).sort()).toEqual([...followers, 'save'].sort());
+    expect(events.indexOf('save')).toBe(2);
+  });
+
   it('sends the leader’s appends before its own save resolves; commits on a quorum of durable copies', async () => {
     c = await new TestCluster([1, 2, 3], { asyncStorageWrites: true }).start();
     const leader = await c.waitForLeader();
