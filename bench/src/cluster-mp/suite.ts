@@ -19,7 +19,7 @@ import { openBus, type Bus } from '../baselines/buses.js';
 import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
 import { CLUSTER_NODE_OPTIONS, type StorageKind } from '../cluster/bench-cluster.js';
-import { configResults, SETTLE_TIMEOUT_MS } from '../cluster/config-results.js';
+import { configResults, SETTLE_TIMEOUT_MS, targetWindow } from '../cluster/config-results.js';
 import { MpCluster } from './mp-cluster.js';
 import type { NetworkBus } from './protocol.js';
 
@@ -37,6 +37,8 @@ export interface ClusterMpSuiteOptions {
   minSamples?: number;
   /** Each raw-bus baseline measurement (ms). Default 2000; quick 300. */
   baselineDurationMs?: number;
+  /** Each raw-bus probe just before and after a targeted configuration (ms). Default 1000; quick 100. */
+  probeMs?: number;
   /** Each fsync measurement (ms). Default 1000; quick 200. */
   fsyncDurationMs?: number;
   tmpDir?: string;
@@ -66,6 +68,7 @@ export async function runClusterMpSuite(opts: ClusterMpSuiteOptions = {}): Promi
     warmupMs: opts.warmupMs ?? (quick ? 150 : 1_000),
     minSamples: opts.minSamples ?? (quick ? 1 : 1_000),
     baselineDurationMs: opts.baselineDurationMs ?? (quick ? 300 : 2_000),
+    probeMs: opts.probeMs ?? (quick ? 100 : 1_000),
     fsyncDurationMs: opts.fsyncDurationMs ?? (quick ? 200 : 1_000),
     tmpDir: opts.tmpDir ?? tmpdir(),
     log: opts.log ?? (() => undefined),
@@ -112,6 +115,7 @@ interface Resolved {
   durationMs: number;
   warmupMs: number;
   minSamples: number;
+  probeMs: number;
   tmpDir: string;
   log: (line: string) => void;
 }
@@ -142,9 +146,17 @@ async function runOnCluster(
         o.log(name);
         const settled = await cluster.settle(SETTLE_TIMEOUT_MS);
         const termBefore = await cluster.term();
-        const run = await cluster.closedLoopOnLeader(
-          { concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples },
-          SETTLE_TIMEOUT_MS,
+        const { result: run, adjacent } = await targetWindow(
+          bus,
+          size,
+          concurrency,
+          o.probeMs,
+          () =>
+            cluster.closedLoopOnLeader(
+              { concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples },
+              SETTLE_TIMEOUT_MS,
+            ),
+          () => cluster.settle(SETTLE_TIMEOUT_MS),
         );
         const elections = (await cluster.term()) - termBefore;
         const setup = `one process per node (3 node processes) on ${bus.where}; ${storage} storage; proposals in the leader's process; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
@@ -153,6 +165,7 @@ async function runOnCluster(
             { name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup, extraParams: { processes: 3 } },
             baselines,
             fsync,
+            adjacent,
           ),
         );
       }

@@ -4,6 +4,8 @@
 // cluster suite (3 nodes in one process) and cluster-mp (one per process).
 import type { BenchResult } from '../results.js';
 import { percentiles, sig4 } from '../baselines/percentiles.js';
+import { bracketed, probe, type AdjacentBaselines, type Bracket } from '../baselines/bracket.js';
+import type { Bus } from '../baselines/buses.js';
 import type { BusBaselines, FsyncBaselines } from '../baselines/suite.js';
 import type { StorageKind } from './bench-cluster.js';
 import type { ClosedLoopResult } from './closed-loop.js';
@@ -35,6 +37,25 @@ function throughputVerdict(bus: string, concurrency: number, ratio: number): str
   return `target ${ratio >= THROUGHPUT_TARGET ? 'met' : 'missed'}`;
 }
 
+/**
+ * Runs one configuration's window. One with a target is bracketed by the
+ * raw measure it is read against (round trip with one proposer, one-way
+ * rate with THROUGHPUT_TARGET_CONCURRENCY), each `probeMs` long; `settle`
+ * runs between the window and the second probe.
+ */
+export async function targetWindow<T>(
+  bus: Bus,
+  payloadBytes: number,
+  concurrency: number,
+  probeMs: number,
+  window: () => Promise<T>,
+  settle: () => Promise<unknown>,
+): Promise<{ result: T; adjacent: AdjacentBaselines }> {
+  const kind = !targeted(bus.name) ? undefined : concurrency === 1 ? 'round-trip' : concurrency === THROUGHPUT_TARGET_CONCURRENCY ? 'one-way' : undefined;
+  if (kind === undefined) return { result: await window(), adjacent: {} };
+  return bracketed(() => probe(bus, kind, payloadBytes, probeMs), kind, window, settle);
+}
+
 export interface ConfigRun {
   /** The latency result's name; the throughput result adds "/throughput". */
   name: string;
@@ -53,7 +74,17 @@ export interface ConfigRun {
   extraParams?: Record<string, number>;
 }
 
-export function configResults(c: ConfigRun, baselines: BusBaselines, fsync: FsyncBaselines): [BenchResult, BenchResult] {
+/**
+ * The latency and throughput results of one configuration. Each ratio is
+ * read against `adjacent` (the bus measured just before and after this
+ * window) when given, else against the run's first `baselines`.
+ */
+export function configResults(
+  c: ConfigRun,
+  baselines: BusBaselines,
+  fsync: FsyncBaselines,
+  adjacent: AdjacentBaselines = {},
+): [BenchResult, BenchResult] {
   const { run, bus, storage, payloadBytes: size, concurrency } = c;
   const p = percentiles(run.latenciesMs);
   // Without a single sample there are no percentiles: value 0, and the notes say why.
@@ -77,33 +108,55 @@ export function configResults(c: ConfigRun, baselines: BusBaselines, fsync: Fsyn
     ...(c.elections > 0 ? [`the term moved by ${c.elections} during the run (an election)`] : []),
     ...(run.errors > 0 ? [`${run.errors} proposals failed: ${run.errorKinds.join('; ')}`] : []),
     ...(sampled ? [] : ['no proposal started in the window completed: raise durationMs']),
+    ...(adjacent.failed !== undefined ? [`${adjacent.failed}; read against the run's first baseline`] : []),
   ];
   const latencyMs = sampled ? { latencyMs: { p50: sig4(p.p50), p99: sig4(p.p99), p999: sig4(p.p999) } } : {};
 
   const latency: BenchResult = { name: c.name, params, value: sampled ? sig4(p.p50) : 0, unit: 'ms', ...latencyMs };
-  const rtt = baselines.roundTripMs.get(size);
-  if (rtt !== undefined && rtt.p50 > 0 && sampled) {
-    const ratio = p.p50 / rtt.p50;
-    latency.baseline = { name: `${bus} raw round trip p50 (${size} B)`, value: sig4(rtt.p50), unit: 'ms' };
+  const first = baselines.roundTripMs.get(size)?.p50;
+  const rttAround = adjacent.roundTripMs;
+  const rtt = rttAround?.value ?? first;
+  if (rtt !== undefined && rtt > 0 && sampled) {
+    const ratio = p.p50 / rtt;
+    latency.baseline = {
+      name: `${bus} raw round trip p50 (${size} B)${rttAround ? ', mean of just before and just after this window' : ''}`,
+      value: sig4(rtt),
+      unit: 'ms',
+    };
     latency.ratio = sig4(ratio);
     latency.ratioMeaning = `p50 commit latency ÷ raw round trip p50 (target ≤ ${LATENCY_TARGET} with 1 proposer)`;
-    latency.notes = [latencyVerdict(bus, concurrency, ratio), ...common].join('. ');
+    const around = rttAround && aroundNote('round trip p50', rttAround, 'ms', first);
+    latency.notes = [latencyVerdict(bus, concurrency, ratio), ...(around ? [around] : []), ...common].join('. ');
     if (targeted(bus) && concurrency === 1) latency.target = { ratioAtMost: LATENCY_TARGET };
   } else {
     latency.notes = ['no round-trip baseline: no ratio', ...common].join('. ');
   }
 
   const throughput: BenchResult = { name: `${c.name}/throughput`, params, value: Math.round(run.commitsPerSecond), unit: 'commits/s', ...latencyMs };
-  const oneWay = baselines.oneWay.get(size);
-  if (oneWay !== undefined && oneWay.perSecond > 0 && run.windowMs > 0) {
-    const ratio = run.commitsPerSecond / oneWay.perSecond;
-    throughput.baseline = { name: `${bus} raw one-way rate (${size} B)`, value: Math.round(oneWay.perSecond), unit: 'msgs/s' };
+  const firstRate = baselines.oneWay.get(size)?.perSecond;
+  const rateAround = adjacent.oneWayPerSecond;
+  const rate = rateAround?.value ?? firstRate;
+  if (rate !== undefined && rate > 0 && run.windowMs > 0) {
+    const ratio = run.commitsPerSecond / rate;
+    throughput.baseline = {
+      name: `${bus} raw one-way rate (${size} B)${rateAround ? ', mean of just before and just after this window' : ''}`,
+      value: Math.round(rate),
+      unit: 'msgs/s',
+    };
     throughput.ratio = sig4(ratio);
     throughput.ratioMeaning = `commits/s ÷ raw one-way msgs/s (target ≥ ${THROUGHPUT_TARGET} with ${THROUGHPUT_TARGET_CONCURRENCY} proposers)`;
-    throughput.notes = [throughputVerdict(bus, concurrency, ratio), ...common].join('. ');
+    const around = rateAround && aroundNote('one-way rate', rateAround, 'msgs/s', firstRate);
+    throughput.notes = [throughputVerdict(bus, concurrency, ratio), ...(around ? [around] : []), ...common].join('. ');
     if (targeted(bus) && concurrency === THROUGHPUT_TARGET_CONCURRENCY) throughput.target = { ratioAtLeast: THROUGHPUT_TARGET };
   } else {
     throughput.notes = ['no one-way baseline: no ratio', ...common].join('. ');
   }
   return [latency, throughput];
+}
+
+/** "raw round trip p50 0.161 ms just before the window, 0.172 ms just after (0.137 ms at the start of this bus's runs)". */
+function aroundNote(what: string, b: Bracket, unit: string, first: number | undefined): string {
+  const f = (x: number): string => (unit === 'ms' ? String(sig4(x)) : String(Math.round(x)));
+  const start = first === undefined ? '' : ` (${f(first)} ${unit} at the start of this bus's runs)`;
+  return `raw ${what} ${f(b.before)} ${unit} just before the window, ${f(b.after)} ${unit} just after${start}`;
 }

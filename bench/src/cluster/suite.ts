@@ -20,7 +20,7 @@ import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
 import { BenchCluster, CLUSTER_NODE_OPTIONS, type StorageKind } from './bench-cluster.js';
 import { closedLoop } from './closed-loop.js';
-import { configResults, SETTLE_TIMEOUT_MS } from './config-results.js';
+import { configResults, SETTLE_TIMEOUT_MS, targetWindow } from './config-results.js';
 
 export interface ClusterSuiteOptions {
   /** Short durations for a smoke run. */
@@ -37,6 +37,8 @@ export interface ClusterSuiteOptions {
   minSamples?: number;
   /** Each raw-bus baseline measurement (ms). Default 2000; quick 300. */
   baselineDurationMs?: number;
+  /** Each raw-bus probe just before and after a targeted configuration (ms). Default 1000; quick 100. */
+  probeMs?: number;
   /** Each fsync measurement (ms). Default 1000; quick 200. */
   fsyncDurationMs?: number;
   /** Where file storages and the fsync probe write. Default os.tmpdir(). */
@@ -78,6 +80,7 @@ export async function runClusterSuite(opts: ClusterSuiteOptions = {}): Promise<B
     warmupMs: opts.warmupMs ?? (quick ? 150 : 1_000),
     minSamples: opts.minSamples ?? (quick ? 1 : 1_000),
     baselineDurationMs: opts.baselineDurationMs ?? (quick ? 300 : 2_000),
+    probeMs: opts.probeMs ?? (quick ? 100 : 1_000),
     fsyncDurationMs: opts.fsyncDurationMs ?? (quick ? 200 : 1_000),
     tmpDir: opts.tmpDir ?? tmpdir(),
     log: opts.log ?? (() => undefined),
@@ -124,6 +127,7 @@ interface Resolved {
   durationMs: number;
   warmupMs: number;
   minSamples: number;
+  probeMs: number;
   tmpDir: string;
   log: (line: string) => void;
 }
@@ -154,17 +158,25 @@ async function runOnCluster(
         o.log(`${name}`);
         const settled = await cluster.settle(SETTLE_TIMEOUT_MS);
         const termBefore = cluster.term();
-        const run = await closedLoop(() => cluster.leader() ?? cluster.nodes[0]!, {
+        const { result: run, adjacent } = await targetWindow(
+          bus,
+          size,
           concurrency,
-          payloadBytes: size,
-          warmupMs: o.warmupMs,
-          durationMs: o.durationMs,
-          minSamples: o.minSamples,
-        });
+          o.probeMs,
+          () =>
+            closedLoop(() => cluster.leader() ?? cluster.nodes[0]!, {
+              concurrency,
+              payloadBytes: size,
+              warmupMs: o.warmupMs,
+              durationMs: o.durationMs,
+              minSamples: o.minSamples,
+            }),
+          () => cluster.settle(SETTLE_TIMEOUT_MS),
+        );
         const elections = cluster.term() - termBefore;
         const setup = `3 nodes in one process on ${bus.where}; ${storage} storage; proposals on the leader; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
         results.push(
-          ...configResults({ name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup }, baselines, fsync),
+          ...configResults({ name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup }, baselines, fsync, adjacent),
         );
       }
     }

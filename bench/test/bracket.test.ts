@@ -1,0 +1,91 @@
+// Reading a targeted configuration against the bus measured around its
+// window: the order of the probes, a probe that fails, and which baseline
+// each ratio and note then shows.
+import { describe, expect, it } from 'vitest';
+import { bracketed } from '../src/baselines/bracket.js';
+import type { BusBaselines } from '../src/baselines/suite.js';
+import { configResults, type ConfigRun } from '../src/cluster/config-results.js';
+
+describe('bracketed', () => {
+  it('probes, runs the window, settles, probes again; the baseline is the mean of the two probes', async () => {
+    const calls: string[] = [];
+    const values = [0.2, 0.3];
+    const { result, adjacent } = await bracketed(
+      async () => (calls.push('probe'), values.shift()!),
+      'round-trip',
+      async () => (calls.push('window'), 'ran'),
+      async () => calls.push('settle'),
+    );
+    expect(calls).toEqual(['probe', 'window', 'settle', 'probe']);
+    expect(result).toBe('ran');
+    expect(adjacent).toEqual({ roundTripMs: { before: 0.2, after: 0.3, value: 0.25 } });
+  });
+
+  it('a failed probe still runs the window and says which probe failed', async () => {
+    const first = await bracketed(
+      async () => {
+        throw new Error('bus down');
+      },
+      'one-way',
+      async () => 7,
+    );
+    expect(first).toEqual({ result: 7, adjacent: { failed: 'the one-way probe before the window failed: bus down' } });
+    let n = 0;
+    const second = await bracketed(
+      async () => {
+        if (n++ > 0) throw new Error('bus down');
+        return 1000;
+      },
+      'one-way',
+      async () => 8,
+    );
+    expect(second).toEqual({ result: 8, adjacent: { failed: 'the one-way probe after the window failed: bus down' } });
+  });
+});
+
+describe('configResults against adjacent baselines', () => {
+  const baselines: BusBaselines = {
+    bus: 'nats',
+    roundTripMs: new Map([[128, { p50: 0.1, p99: 0.2, p999: 0.3 }]]),
+    oneWay: new Map([[128, { perSecond: 100_000, received: 1, lost: 0, seconds: 1 }]]),
+  };
+  const config = (concurrency: number, latencies: number[], commitsPerSecond: number): ConfigRun => ({
+    name: `cluster/nats/memory/128b/c${concurrency}`,
+    bus: 'nats',
+    storage: 'memory',
+    payloadBytes: 128,
+    concurrency,
+    run: { commitsPerSecond, commits: latencies.length, windowMs: 1000, latenciesMs: latencies, errors: 0, errorKinds: [] },
+    settled: true,
+    elections: 0,
+    setup: 'test',
+  });
+
+  it('with one proposer, latency is read against the round trip around the window; throughput against the first one-way rate', () => {
+    const [latency, throughput] = configResults(config(1, [0.5, 0.5, 0.5], 2000), baselines, new Map(), {
+      roundTripMs: { before: 0.2, after: 0.3, value: 0.25 },
+    });
+    expect(latency.baseline).toEqual({ name: 'nats raw round trip p50 (128 B), mean of just before and just after this window', value: 0.25, unit: 'ms' });
+    expect(latency.ratio).toBe(2);
+    expect(latency.notes).toMatch(/^target met\. raw round trip p50 0\.2 ms just before the window, 0\.3 ms just after \(0\.1 ms at the start of this bus's runs\)\. test/);
+    expect(throughput.baseline).toEqual({ name: 'nats raw one-way rate (128 B)', value: 100_000, unit: 'msgs/s' });
+    expect(throughput.ratio).toBe(0.02);
+  });
+
+  it('with 1024 proposers, throughput is read against the one-way rate around the window', () => {
+    const [latency, throughput] = configResults(config(1024, [5], 60_000), baselines, new Map(), {
+      oneWayPerSecond: { before: 100_000, after: 140_000, value: 120_000 },
+    });
+    expect(latency.baseline!.value).toBe(0.1);
+    expect(throughput.baseline!.value).toBe(120_000);
+    expect(throughput.ratio).toBe(0.5);
+    expect(throughput.notes).toMatch(/^target met\. raw one-way rate 100000 msgs\/s just before the window, 140000 msgs\/s just after \(100000 msgs\/s at the start/);
+  });
+
+  it('a failed probe falls back to the first baseline and says so', () => {
+    const [latency] = configResults(config(1, [0.3], 3000), baselines, new Map(), { failed: 'the round-trip probe after the window failed: bus down' });
+    expect(latency.baseline!.value).toBe(0.1);
+    expect(latency.ratio).toBe(3);
+    expect(latency.notes).toContain("the round-trip probe after the window failed: bus down; read against the run's first baseline");
+  });
+});
