@@ -24,7 +24,7 @@ import {
   type Snapshot,
   type Storage,
 } from '@raftbus/core';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { storageView as view } from '@raftbus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -425,4 +425,34 @@ describe('the crash tests notice a missing fsync', () => {
   it('of a snapshot file', async () => {
     expect(await lost((path, kind) => kind === 'file' && path.includes('/snap/'))).toMatch(/not a state the store passed through|open refused/);
   }, TIMEOUT);
+});
+
+describe('crash-fs', () => {
+  it('models a synchronous write at its call, and refuses one that would overtake a queued call on the same file', async () => {
+    const root = await scratchDir();
+    const c = await CrashFs.over(root);
+    const a = await c.fs.open(join(root, 'a'), 'w');
+    const b = await c.fs.open(join(root, 'b'), 'w');
+    const bytes = text.encode('abc');
+    const queued = a.datasync();
+    // Another file's call queued meanwhile is no obstacle; this one's is.
+    expect(c.fs.writeSync!(b, bytes, 0, 3, 0)).toBe(3);
+    expect(() => c.fs.writeSync!(a, bytes, 0, 3, 0)).toThrow(/overtake/);
+    await queued;
+    expect(c.fs.writeSync!(a, bytes, 1, 2, 0)).toBe(2);
+    expect(c.volatilePaths().sort()).toEqual(['', 'a', 'b']);
+    await a.sync();
+    await b.sync();
+    const dir = await c.fs.open(root, 'r');
+    await dir.sync();
+    await dir.close();
+    expect(c.volatilePaths()).toEqual([]);
+    const image = await scratchDir();
+    await c.image(image, { kind: 'durable' });
+    expect(await readdir(image)).toEqual(['a', 'b']);
+    expect(new TextDecoder().decode(await readFile(join(image, 'a')))).toBe('bc');
+    expect(new TextDecoder().decode(await readFile(join(image, 'b')))).toBe('abc');
+    await a.close();
+    await b.close();
+  });
 });

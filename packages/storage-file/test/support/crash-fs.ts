@@ -21,7 +21,9 @@
 // Calls are run one at a time in call order, so the numbering (and thus
 // which call a given k hits) is the same on every run of the same workload.
 // A synchronous write (`writeSync`) runs when it is called, so it refuses
-// to run while an earlier call is still queued: it would overtake it.
+// to run while an earlier call on the same handle is still queued: it would
+// overtake it. (Calls on other files may be queued meanwhile: a snapshot
+// file is written while the WAL is.)
 // fsync itself is only modelled: the temp files are scratch.
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -127,8 +129,6 @@ export class CrashFs {
   private readonly crashAt: number | undefined;
   private readonly ignoreSync: CrashFsOptions['ignoreSync'];
   private chain: Promise<unknown> = Promise.resolve();
-  /** Calls queued on the chain and not yet finished. */
-  private queued = 0;
   /** The synchronous writer of each handle this has opened. */
   private readonly writers = new WeakMap<FileHandle, (bytes: Uint8Array, at: number) => number>();
   /** The FileStorageFs to hand to FileStorage. */
@@ -152,7 +152,6 @@ export class CrashFs {
       writeSync: (fh, buf, offset, length, position) => {
         const write = this.writers.get(fh);
         if (write === undefined) throw new Error('crash-fs: writeSync on a handle crash-fs did not open');
-        if (this.queued > 0) throw new Error(`crash-fs: writeSync while ${this.queued} earlier call(s) are queued; it would overtake them`);
         return write(buf.subarray(offset, offset + length), position);
       },
     };
@@ -212,8 +211,7 @@ export class CrashFs {
 
   /** Runs calls one at a time, in call order. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    this.queued++;
-    const run = this.chain.then(fn, fn).finally(() => this.queued--);
+    const run = this.chain.then(fn, fn);
     this.chain = run.catch(() => {});
     return run;
   }
@@ -359,6 +357,12 @@ export class CrashFs {
   /** The real handle, with its mutating calls counted and modelled. */
   private handle(fh: FileHandle, node: Node, path: string): FileHandle {
     let position = 0;
+    // This handle's calls queued on the chain and not yet finished.
+    let queued = 0;
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+      queued++;
+      return this.serial(fn).finally(() => queued--);
+    };
     // A write is a boundary: if the machine dies there, the bytes are left
     // in the cache; else the real write runs and what it wrote is recorded.
     const begin = (bytes: Uint8Array, at: number): WriteOp => {
@@ -378,7 +382,10 @@ export class CrashFs {
       const op = begin(bytes, at);
       return wrote(op, (await fh.write(bytes, 0, bytes.length, at)).bytesWritten);
     };
-    const writeNow = (bytes: Uint8Array, at: number): number => wrote(begin(bytes, at), writeSync(fh.fd, bytes, 0, bytes.length, at));
+    const writeNow = (bytes: Uint8Array, at: number): number => {
+      if (queued > 0) throw new Error(`crash-fs: writeSync on ${path} while ${queued} earlier call(s) on it are queued; it would overtake them`);
+      return wrote(begin(bytes, at), writeSync(fh.fd, bytes, 0, bytes.length, at));
+    };
     const sync = async (): Promise<void> => {
       if (this.boundary(`fsync ${path}`)) throw this.crash!;
       if (this.ignoreSync?.(resolve(path), node.kind)) return;
@@ -388,20 +395,20 @@ export class CrashFs {
     };
     const overrides: Record<string, unknown> = {
       write: (buf: Uint8Array, offset = 0, length = buf.length - offset, at?: number | null) =>
-        this.serial(async () => {
+        serial(async () => {
           const from = at ?? position;
           const n = await write(buf.subarray(offset, offset + length), from);
           if (at === undefined || at === null) position = from + n;
           return { bytesWritten: n, buffer: buf };
         }),
       writeFile: (data: string | Uint8Array) =>
-        this.serial(async () => {
+        serial(async () => {
           const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
           for (let done = 0; done < bytes.length; ) done += await write(bytes.subarray(done), position + done);
           position += bytes.length;
         }),
       truncate: (len = 0) =>
-        this.serial(async () => {
+        serial(async () => {
           if (node.kind !== 'file') throw new Error(`crash-fs: truncate of directory ${path}`);
           const op: FileOp = { kind: 'truncate', size: len };
           if (this.boundary(`truncate ${path} to ${len}`)) {
@@ -411,8 +418,8 @@ export class CrashFs {
           await fh.truncate(len);
           record(node, op);
         }),
-      sync: () => this.serial(sync),
-      datasync: () => this.serial(sync),
+      sync: () => serial(sync),
+      datasync: () => serial(sync),
       // Closing is not I/O that a crash can undo; the descriptor is released even after one.
       close: () => fh.close(),
     };
