@@ -19,7 +19,7 @@ import { openBus, type Bus } from '../baselines/buses.js';
 import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
 import { CLUSTER_NODE_OPTIONS, type StorageKind } from '../cluster/bench-cluster.js';
-import { configResults, SETTLE_TIMEOUT_MS, targetWindow } from '../cluster/config-results.js';
+import { configResults, measureConfig, SETTLE_TIMEOUT_MS } from '../cluster/config-results.js';
 import { MpCluster } from './mp-cluster.js';
 import type { NetworkBus } from './protocol.js';
 
@@ -144,21 +144,12 @@ async function runOnCluster(
       for (const concurrency of o.concurrency) {
         const name = configName(bus.name, storage, size, concurrency);
         o.log(name);
-        const settled = await cluster.settle(SETTLE_TIMEOUT_MS);
-        const termBefore = await cluster.term();
-        const { result: run, adjacent } = await targetWindow(
-          bus,
-          size,
-          concurrency,
-          o.probeMs,
-          () =>
-            cluster.closedLoopOnLeader(
-              { concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples },
-              SETTLE_TIMEOUT_MS,
-            ),
-          () => cluster.settle(SETTLE_TIMEOUT_MS),
+        const { run, adjacent, settled, elections } = await measureConfig(bus, cluster, size, concurrency, o.probeMs, () =>
+          cluster.closedLoopOnLeader(
+            { concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples },
+            SETTLE_TIMEOUT_MS,
+          ),
         );
-        const elections = (await cluster.term()) - termBefore;
         const setup = `one process per node (3 node processes) on ${bus.where}; ${storage} storage; proposals in the leader's process; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
         results.push(
           ...configResults(

@@ -37,23 +37,36 @@ function throughputVerdict(bus: string, concurrency: number, ratio: number): str
   return `target ${ratio >= THROUGHPUT_TARGET ? 'met' : 'missed'}`;
 }
 
+/** What measureConfig needs of a suite's cluster. */
+export interface MeasuredCluster {
+  /** Waits (at most `timeoutMs`) for every node to apply what was proposed; false if they did not. */
+  settle(timeoutMs: number): Promise<boolean>;
+  term(): number | Promise<number>;
+}
+
 /**
- * Runs one configuration's window. One with a target is bracketed by the
- * raw measure it is read against (round trip with one proposer, one-way
- * rate with THROUGHPUT_TARGET_CONCURRENCY), each `probeMs` long; `settle`
- * runs between the window and the second probe.
+ * Measures one configuration: lets the cluster apply the previous one's
+ * backlog, then runs `window`. A configuration with a target is bracketed
+ * by the raw measure it is read against (round trip with one proposer,
+ * one-way rate with THROUGHPUT_TARGET_CONCURRENCY), each `probeMs` long,
+ * the cluster settling again before the second probe.
  */
-export async function targetWindow<T>(
+export async function measureConfig(
   bus: Bus,
+  cluster: MeasuredCluster,
   payloadBytes: number,
   concurrency: number,
   probeMs: number,
-  window: () => Promise<T>,
-  settle: () => Promise<unknown>,
-): Promise<{ result: T; adjacent: AdjacentBaselines }> {
+  window: () => Promise<ClosedLoopResult>,
+): Promise<Pick<ConfigRun, 'run' | 'settled' | 'elections'> & { adjacent: AdjacentBaselines }> {
+  const settled = await cluster.settle(SETTLE_TIMEOUT_MS);
+  const termBefore = await cluster.term();
   const kind = !targeted(bus.name) ? undefined : concurrency === 1 ? 'round-trip' : concurrency === THROUGHPUT_TARGET_CONCURRENCY ? 'one-way' : undefined;
-  if (kind === undefined) return { result: await window(), adjacent: {} };
-  return bracketed(() => probe(bus, kind, payloadBytes, probeMs), kind, window, settle);
+  const { result: run, adjacent } =
+    kind === undefined
+      ? { result: await window(), adjacent: {} }
+      : await bracketed(() => probe(bus, kind, payloadBytes, probeMs), kind, window, () => cluster.settle(SETTLE_TIMEOUT_MS));
+  return { run, adjacent, settled, elections: (await cluster.term()) - termBefore };
 }
 
 export interface ConfigRun {

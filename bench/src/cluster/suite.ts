@@ -20,7 +20,7 @@ import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
 import { BenchCluster, CLUSTER_NODE_OPTIONS, type StorageKind } from './bench-cluster.js';
 import { closedLoop } from './closed-loop.js';
-import { configResults, SETTLE_TIMEOUT_MS, targetWindow } from './config-results.js';
+import { configResults, measureConfig } from './config-results.js';
 
 export interface ClusterSuiteOptions {
   /** Short durations for a smoke run. */
@@ -156,24 +156,15 @@ async function runOnCluster(
       for (const concurrency of o.concurrency) {
         const name = configName(bus.name, storage, size, concurrency);
         o.log(`${name}`);
-        const settled = await cluster.settle(SETTLE_TIMEOUT_MS);
-        const termBefore = cluster.term();
-        const { result: run, adjacent } = await targetWindow(
-          bus,
-          size,
-          concurrency,
-          o.probeMs,
-          () =>
-            closedLoop(() => cluster.leader() ?? cluster.nodes[0]!, {
-              concurrency,
-              payloadBytes: size,
-              warmupMs: o.warmupMs,
-              durationMs: o.durationMs,
-              minSamples: o.minSamples,
-            }),
-          () => cluster.settle(SETTLE_TIMEOUT_MS),
+        const { run, adjacent, settled, elections } = await measureConfig(bus, cluster, size, concurrency, o.probeMs, () =>
+          closedLoop(() => cluster.leader() ?? cluster.nodes[0]!, {
+            concurrency,
+            payloadBytes: size,
+            warmupMs: o.warmupMs,
+            durationMs: o.durationMs,
+            minSamples: o.minSamples,
+          }),
         );
-        const elections = cluster.term() - termBefore;
         const setup = `3 nodes in one process on ${bus.where}; ${storage} storage; proposals on the leader; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
         results.push(
           ...configResults({ name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup }, baselines, fsync, adjacent),
