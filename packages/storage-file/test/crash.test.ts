@@ -269,6 +269,7 @@ async function crashEverywhere(options: Omit<CrashFsOptions, 'crashAt'> = {}) {
     const root = await scratchDir();
     const cfs = await CrashFs.over(root, { ...options, crashAt: k });
     const o = await runWorkload(cfs, root);
+    await cfs.release();
     if (o.crash === undefined) {
       seen.boundaries = k - 1;
       return seen;
@@ -350,6 +351,7 @@ describe('a crash during recovery', () => {
       const root = await scratchDir();
       const first = await CrashFs.over(root, { crashAt: k });
       const o = await runWorkload(first, root);
+      await first.release();
       if (o.crash === undefined) break;
       const image = await scratchDir();
       await first.image(image, { kind: 'torn', seed: k }, noLock);
@@ -368,6 +370,7 @@ describe('a crash during recovery', () => {
         } catch (e) {
           if (second.crash === undefined) throw e;
           await s.close().catch(() => {});
+          await second.release();
         }
         if (second.crash === undefined) break;
         crashes++;

@@ -129,6 +129,8 @@ export class CrashFs {
   private readonly crashAt: number | undefined;
   private readonly ignoreSync: CrashFsOptions['ignoreSync'];
   private chain: Promise<unknown> = Promise.resolve();
+  /** The real handles this has opened and that are not closed yet. */
+  private readonly openHandles = new Set<FileHandle>();
   /** The synchronous writer of each handle this has opened. */
   private readonly writers = new WeakMap<FileHandle, (bytes: Uint8Array, at: number) => number>();
   /** The FileStorageFs to hand to FileStorage. */
@@ -194,6 +196,17 @@ export class CrashFs {
       }
     };
     await write(this.tree, target, '');
+  }
+
+  /**
+   * Closes every file this opened that is still open, as the dead machine's
+   * process would have lost them (a crashed store never closes its own).
+   * Not I/O: nothing is modelled.
+   */
+  async release(): Promise<void> {
+    const handles = [...this.openHandles];
+    this.openHandles.clear();
+    await Promise.all(handles.map((fh) => fh.close().catch(() => {})));
   }
 
   /** Paths (relative to the root) with changes a crash now could lose or tear: of their content, or of their names if a directory. */
@@ -356,6 +369,7 @@ export class CrashFs {
 
   /** The real handle, with its mutating calls counted and modelled. */
   private handle(fh: FileHandle, node: Node, path: string): FileHandle {
+    this.openHandles.add(fh);
     let position = 0;
     // This handle's calls queued on the chain and not yet finished.
     let queued = 0;
@@ -421,7 +435,10 @@ export class CrashFs {
       sync: () => serial(sync),
       datasync: () => serial(sync),
       // Closing is not I/O that a crash can undo; the descriptor is released even after one.
-      close: () => fh.close(),
+      close: () => {
+        this.openHandles.delete(fh);
+        return fh.close();
+      },
     };
     const refused = new Set(['writev', 'appendFile', 'createWriteStream', 'chmod', 'chown', 'utimes']);
     const proxy = new Proxy(fh, {
