@@ -20,6 +20,8 @@ import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
 import { CLUSTER_NODE_OPTIONS, type StorageKind } from '../cluster/bench-cluster.js';
 import { configResults, measureConfig, SETTLE_TIMEOUT_MS } from '../cluster/config-results.js';
+import type { ClosedLoopOptions, ClosedLoopResult } from '../cluster/closed-loop.js';
+import { warmUpStep } from '../cluster/warm-up.js';
 import { MpCluster } from './mp-cluster.js';
 import type { NetworkBus } from './protocol.js';
 
@@ -33,6 +35,12 @@ export interface ClusterMpSuiteOptions {
   durationMs?: number;
   /** Load before each window, not measured (ms). Default 1000; quick 150. */
   warmupMs?: number;
+  /**
+   * Before each configuration's probes, load in short slices until p50
+   * stops falling (see warm-up.ts), for at most this long (ms); 0 for none.
+   * Default 10000; quick 0.
+   */
+  steadyMaxMs?: number;
   /** A window lasts until this many proposals started in it (up to 3 × durationMs). Default 1000; quick 1. */
   minSamples?: number;
   /** Each raw-bus baseline measurement (ms). Default 2000; quick 300. */
@@ -66,6 +74,7 @@ export async function runClusterMpSuite(opts: ClusterMpSuiteOptions = {}): Promi
     concurrency: opts.concurrency ?? [1, 1024],
     durationMs: opts.durationMs ?? (quick ? 300 : 3_000),
     warmupMs: opts.warmupMs ?? (quick ? 150 : 1_000),
+    steadyMaxMs: opts.steadyMaxMs ?? (quick ? 0 : 10_000),
     minSamples: opts.minSamples ?? (quick ? 1 : 1_000),
     baselineDurationMs: opts.baselineDurationMs ?? (quick ? 300 : 2_000),
     probeMs: opts.probeMs ?? (quick ? 100 : 1_000),
@@ -114,6 +123,7 @@ interface Resolved {
   concurrency: readonly number[];
   durationMs: number;
   warmupMs: number;
+  steadyMaxMs: number;
   minSamples: number;
   probeMs: number;
   tmpDir: string;
@@ -144,16 +154,20 @@ async function runOnCluster(
       for (const concurrency of o.concurrency) {
         const name = configName(bus.name, storage, size, concurrency);
         o.log(name);
-        const { run, adjacent, settled, elections } = await measureConfig(bus, cluster, size, concurrency, o.probeMs, () =>
-          cluster.closedLoopOnLeader(
-            { concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples },
-            SETTLE_TIMEOUT_MS,
-          ),
+        const onLeader = (loop: ClosedLoopOptions): Promise<ClosedLoopResult> => cluster.closedLoopOnLeader(loop, SETTLE_TIMEOUT_MS);
+        const { run, adjacent, settled, elections, warmUp } = await measureConfig(
+          bus,
+          cluster,
+          size,
+          concurrency,
+          o.probeMs,
+          () => onLeader({ concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples }),
+          warmUpStep(onLeader, { concurrency, payloadBytes: size, maxMs: o.steadyMaxMs, fresh: results.length === 0 }),
         );
         const setup = `one process per node (3 node processes) on ${bus.where}; ${storage} storage; proposals in the leader's process; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
         results.push(
           ...configResults(
-            { name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup, extraParams: { processes: 3 } },
+            { name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup, extraParams: { processes: 3 }, ...(warmUp && { warmUp }) },
             baselines,
             fsync,
             adjacent,

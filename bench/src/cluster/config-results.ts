@@ -9,6 +9,7 @@ import type { Bus } from '../baselines/buses.js';
 import type { BusBaselines, FsyncBaselines } from '../baselines/suite.js';
 import type { StorageKind } from './bench-cluster.js';
 import type { ClosedLoopResult } from './closed-loop.js';
+import { warmUpNote, type WarmUp, type WarmUpStep } from './warm-up.js';
 
 export const LATENCY_TARGET = 2;
 export const THROUGHPUT_TARGET = 0.5;
@@ -46,10 +47,11 @@ export interface MeasuredCluster {
 
 /**
  * Measures one configuration: lets the cluster apply the previous one's
- * backlog, then runs `window`. A configuration with a target is bracketed
- * by the raw measure it is read against (round trip with one proposer,
- * one-way rate with THROUGHPUT_TARGET_CONCURRENCY), each `probeMs` long,
- * the cluster settling again before the second probe.
+ * backlog, warms it up (`warm`, if given: see warm-up.ts), then runs
+ * `window`. A configuration with a target is bracketed by the raw measure
+ * it is read against (round trip with one proposer, one-way rate with
+ * THROUGHPUT_TARGET_CONCURRENCY), each `probeMs` long, the cluster settling
+ * again before the second probe.
  */
 export async function measureConfig(
   bus: Bus,
@@ -58,15 +60,21 @@ export async function measureConfig(
   concurrency: number,
   probeMs: number,
   window: () => Promise<ClosedLoopResult>,
-): Promise<Pick<ConfigRun, 'run' | 'settled' | 'elections'> & { adjacent: AdjacentBaselines }> {
-  const settled = await cluster.settle(SETTLE_TIMEOUT_MS);
+  warm?: WarmUpStep,
+): Promise<Pick<ConfigRun, 'run' | 'settled' | 'elections' | 'warmUp'> & { adjacent: AdjacentBaselines }> {
+  let settled = await cluster.settle(SETTLE_TIMEOUT_MS);
   const termBefore = await cluster.term();
+  let warmUp: ConfigRun['warmUp'];
+  if (warm !== undefined) {
+    warmUp = { result: await warm.run(), sliceMs: warm.sliceMs };
+    settled = (await cluster.settle(SETTLE_TIMEOUT_MS)) && settled;
+  }
   const kind = !targeted(bus.name) ? undefined : concurrency === 1 ? 'round-trip' : concurrency === THROUGHPUT_TARGET_CONCURRENCY ? 'one-way' : undefined;
   const { result: run, adjacent } =
     kind === undefined
       ? { result: await window(), adjacent: {} }
       : await bracketed(() => probe(bus, kind, payloadBytes, probeMs), kind, window, () => cluster.settle(SETTLE_TIMEOUT_MS));
-  return { run, adjacent, settled, elections: (await cluster.term()) - termBefore };
+  return { run, adjacent, settled, elections: (await cluster.term()) - termBefore, ...(warmUp && { warmUp }) };
 }
 
 export interface ConfigRun {
@@ -85,6 +93,8 @@ export interface ConfigRun {
   setup: string;
   /** Params beyond the common ones (e.g. processes). */
   extraParams?: Record<string, number>;
+  /** The warm-up that ran before the probes, if any. */
+  warmUp?: { result: WarmUp; sliceMs: number };
 }
 
 /**
@@ -109,6 +119,7 @@ export function configResults(
     concurrency,
     nodes: 3,
     ...c.extraParams,
+    ...(c.warmUp && { warmUpMs: Math.round(c.warmUp.result.ms) }),
     windowMs: Math.round(run.windowMs),
     commits: run.commits,
     samples: run.latenciesMs.length,
@@ -117,6 +128,7 @@ export function configResults(
   const common = [
     c.setup,
     ...(storage === 'file' && fsync.has(size) ? [`disk: ${Math.round(fsync.get(size)!.perSecond)} fdatasync/s raw at ${size} B`] : []),
+    ...(c.warmUp ? [warmUpNote(c.warmUp.result, c.warmUp.sliceMs)] : []),
     ...(c.settled ? [] : [`the cluster had not caught up with the previous configuration within ${SETTLE_TIMEOUT_MS / 1000} s`]),
     ...(c.elections > 0 ? [`the term moved by ${c.elections} during the run (an election)`] : []),
     ...(run.errors > 0 ? [`${run.errors} proposals failed: ${run.errorKinds.join('; ')}`] : []),

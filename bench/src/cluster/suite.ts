@@ -19,7 +19,8 @@ import { ALL_BUSES, openBus, type Bus, type BusName } from '../baselines/buses.j
 import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
 import { BenchCluster, CLUSTER_NODE_OPTIONS, type StorageKind } from './bench-cluster.js';
-import { closedLoop } from './closed-loop.js';
+import { closedLoop, type ClosedLoopOptions, type ClosedLoopResult } from './closed-loop.js';
+import { warmUpStep } from './warm-up.js';
 import { configResults, measureConfig } from './config-results.js';
 
 export interface ClusterSuiteOptions {
@@ -33,6 +34,12 @@ export interface ClusterSuiteOptions {
   durationMs?: number;
   /** Load before each window, not measured (ms). Default 1000; quick 150. */
   warmupMs?: number;
+  /**
+   * Before each configuration's probes, load in short slices until p50
+   * stops falling (see warm-up.ts), for at most this long (ms); 0 for none.
+   * Default 10000; quick 0.
+   */
+  steadyMaxMs?: number;
   /** A window lasts until this many proposals started in it (up to 3 × durationMs). Default 1000; quick 1. */
   minSamples?: number;
   /** Each raw-bus baseline measurement (ms). Default 2000; quick 300. */
@@ -78,6 +85,7 @@ export async function runClusterSuite(opts: ClusterSuiteOptions = {}): Promise<B
     concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY,
     durationMs: opts.durationMs ?? (quick ? 300 : 3_000),
     warmupMs: opts.warmupMs ?? (quick ? 150 : 1_000),
+    steadyMaxMs: opts.steadyMaxMs ?? (quick ? 0 : 10_000),
     minSamples: opts.minSamples ?? (quick ? 1 : 1_000),
     baselineDurationMs: opts.baselineDurationMs ?? (quick ? 300 : 2_000),
     probeMs: opts.probeMs ?? (quick ? 100 : 1_000),
@@ -126,6 +134,7 @@ interface Resolved {
   concurrency: readonly number[];
   durationMs: number;
   warmupMs: number;
+  steadyMaxMs: number;
   minSamples: number;
   probeMs: number;
   tmpDir: string;
@@ -156,18 +165,24 @@ async function runOnCluster(
       for (const concurrency of o.concurrency) {
         const name = configName(bus.name, storage, size, concurrency);
         o.log(`${name}`);
-        const { run, adjacent, settled, elections } = await measureConfig(bus, cluster, size, concurrency, o.probeMs, () =>
-          closedLoop(() => cluster.leader() ?? cluster.nodes[0]!, {
-            concurrency,
-            payloadBytes: size,
-            warmupMs: o.warmupMs,
-            durationMs: o.durationMs,
-            minSamples: o.minSamples,
-          }),
+        const onLeader = (loop: ClosedLoopOptions): Promise<ClosedLoopResult> => closedLoop(() => cluster.leader() ?? cluster.nodes[0]!, loop);
+        const { run, adjacent, settled, elections, warmUp } = await measureConfig(
+          bus,
+          cluster,
+          size,
+          concurrency,
+          o.probeMs,
+          () => onLeader({ concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples }),
+          warmUpStep(onLeader, { concurrency, payloadBytes: size, maxMs: o.steadyMaxMs, fresh: results.length === 0 }),
         );
         const setup = `3 nodes in one process on ${bus.where}; ${storage} storage; proposals on the leader; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
         results.push(
-          ...configResults({ name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup }, baselines, fsync, adjacent),
+          ...configResults(
+            { name, bus: bus.name, storage, payloadBytes: size, concurrency, run, settled, elections, setup, ...(warmUp && { warmUp }) },
+            baselines,
+            fsync,
+            adjacent,
+          ),
         );
       }
     }
