@@ -113,22 +113,37 @@ describe('configResults with a warm-up', () => {
   });
 });
 
-describe('measureConfig with a warm-up', () => {
-  it('settles, warms up, settles again, then measures; the warm-up is returned with the run', async () => {
+describe('measureConfig', () => {
+  const load = { payloadBytes: 128, concurrency: 1, probeMs: 100, warmupMs: 250, durationMs: 3000, minSamples: 1000, steadyMaxMs: 10_000, fresh: false };
+  const memoryBus = { name: 'memory' } as Bus; // no target, so no probes: only the order of the rest is seen
+
+  function recording(settles: boolean[]) {
     const calls: string[] = [];
-    let settles = 0;
-    const cluster = {
-      settle: async () => (calls.push('settle'), ++settles !== 2), // the settle after the warm-up times out
-      term: () => 3,
+    const cluster = { settle: async () => (calls.push('settle'), settles.shift() ?? true), term: () => 3 };
+    const onLeader = async (o: ClosedLoopOptions): Promise<ClosedLoopResult> => {
+      calls.push(o.durationMs === WARM_UP_SLICE_MS ? 'slice' : 'window');
+      return { commitsPerSecond: 1, commits: 1, windowMs: o.durationMs, latenciesMs: [1], errors: 0, errorKinds: [] };
     };
-    const run: ClosedLoopResult = { commitsPerSecond: 1, commits: 1, windowMs: 1, latenciesMs: [1], errors: 0, errorKinds: [] };
-    const warm = { result: { ms: 1000, sliceP50sMs: [1, 1], steady: true }, sliceMs: 500 };
-    // The in-process bus has no target, so no probes: only the order of the rest is seen.
-    const out = await measureConfig({ name: 'memory' } as Bus, cluster, 128, 1, 100, async () => (calls.push('window'), run), {
-      sliceMs: 500,
-      run: async () => (calls.push('warm'), warm.result),
-    });
-    expect(calls).toEqual(['settle', 'warm', 'settle', 'window']);
-    expect(out).toEqual({ run, adjacent: {}, settled: false, elections: 0, warmUp: warm });
+    return { calls, cluster, onLeader };
+  }
+
+  it('settles, warms up in slices until steady, settles again, then runs the window with the suite options', async () => {
+    const { calls, cluster, onLeader } = recording([true, false]); // the settle after the warm-up times out
+    const asked: ClosedLoopOptions[] = [];
+    const out = await measureConfig(memoryBus, cluster, async (o) => (asked.push(o), onLeader(o)), load);
+    expect(calls).toEqual(['settle', 'slice', 'slice', 'settle', 'window']);
+    expect(asked.at(-1)).toEqual({ concurrency: 1, payloadBytes: 128, warmupMs: 250, durationMs: 3000, minSamples: 1000 });
+    expect(out).toMatchObject({ adjacent: {}, settled: false, elections: 0, warmUp: { result: { ms: 1000, steady: true }, sliceMs: WARM_UP_SLICE_MS } });
+    expect(out.run.windowMs).toBe(3000);
+  });
+
+  it("a cluster's first configuration warms up longer; steadyMaxMs 0 means none", async () => {
+    const fresh = recording([]);
+    await measureConfig(memoryBus, fresh.cluster, fresh.onLeader, { ...load, fresh: true });
+    expect(fresh.calls.filter((c) => c === 'slice')).toHaveLength(FRESH_WARM_UP_MIN_MS / WARM_UP_SLICE_MS);
+    const none = recording([]);
+    const out = await measureConfig(memoryBus, none.cluster, none.onLeader, { ...load, steadyMaxMs: 0 });
+    expect(none.calls).toEqual(['settle', 'window']);
+    expect(out).not.toHaveProperty('warmUp');
   });
 });

@@ -21,7 +21,6 @@ import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from
 import { CLUSTER_NODE_OPTIONS, type StorageKind } from '../cluster/bench-cluster.js';
 import { configResults, measureConfig, SETTLE_TIMEOUT_MS } from '../cluster/config-results.js';
 import type { ClosedLoopOptions, ClosedLoopResult } from '../cluster/closed-loop.js';
-import { warmUpStep } from '../cluster/warm-up.js';
 import { MpCluster } from './mp-cluster.js';
 import type { NetworkBus } from './protocol.js';
 
@@ -155,15 +154,8 @@ async function runOnCluster(
         const name = configName(bus.name, storage, size, concurrency);
         o.log(name);
         const onLeader = (loop: ClosedLoopOptions): Promise<ClosedLoopResult> => cluster.closedLoopOnLeader(loop, SETTLE_TIMEOUT_MS);
-        const { run, adjacent, settled, elections, warmUp } = await measureConfig(
-          bus,
-          cluster,
-          size,
-          concurrency,
-          o.probeMs,
-          () => onLeader({ concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples }),
-          warmUpStep(onLeader, { concurrency, payloadBytes: size, maxMs: o.steadyMaxMs, fresh: results.length === 0 }),
-        );
+        const fresh = results.length === 0;
+        const { run, adjacent, settled, elections, warmUp } = await measureConfig(bus, cluster, onLeader, { ...o, payloadBytes: size, concurrency, fresh });
         const setup = `one process per node (3 node processes) on ${bus.where}; ${storage} storage; proposals in the leader's process; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
         results.push(
           ...configResults(

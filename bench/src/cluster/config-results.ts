@@ -8,8 +8,8 @@ import { bracketed, probe, type AdjacentBaselines, type Bracket } from '../basel
 import type { Bus } from '../baselines/buses.js';
 import type { BusBaselines, FsyncBaselines } from '../baselines/suite.js';
 import type { StorageKind } from './bench-cluster.js';
-import type { ClosedLoopResult } from './closed-loop.js';
-import { warmUpNote, type WarmUp, type WarmUpStep } from './warm-up.js';
+import type { ClosedLoopOptions, ClosedLoopResult } from './closed-loop.js';
+import { warmUpNote, warmUpStep, type WarmUp } from './warm-up.js';
 
 export const LATENCY_TARGET = 2;
 export const THROUGHPUT_TARGET = 0.5;
@@ -45,35 +45,52 @@ export interface MeasuredCluster {
   term(): number | Promise<number>;
 }
 
+/** How one configuration is loaded and timed (the suites' options, plus this configuration's). */
+export interface ConfigLoad {
+  payloadBytes: number;
+  concurrency: number;
+  /** Each raw-bus probe around a targeted window (ms). */
+  probeMs: number;
+  /** The window's own warm-up, its length and samples (ClosedLoopOptions). */
+  warmupMs: number;
+  durationMs: number;
+  minSamples: number;
+  /** The longest warm-up until steady before the probes (ms; 0: none). */
+  steadyMaxMs: number;
+  /** The cluster's first configuration (a longer warm-up). */
+  fresh: boolean;
+}
+
 /**
- * Measures one configuration: lets the cluster apply the previous one's
- * backlog, warms it up (`warm`, if given: see warm-up.ts), then runs
- * `window`. A configuration with a target is bracketed by the raw measure
- * it is read against (round trip with one proposer, one-way rate with
- * THROUGHPUT_TARGET_CONCURRENCY), each `probeMs` long, the cluster settling
- * again before the second probe.
+ * Measures one configuration with closed loops run by `onLeader`: lets the
+ * cluster apply the previous one's backlog, warms it up until steady (see
+ * warm-up.ts), settles again, then measures a window. A configuration with
+ * a target is bracketed by the raw measure it is read against (round trip
+ * with one proposer, one-way rate with THROUGHPUT_TARGET_CONCURRENCY),
+ * each `probeMs` long, the cluster settling again before the second probe.
  */
 export async function measureConfig(
   bus: Bus,
   cluster: MeasuredCluster,
-  payloadBytes: number,
-  concurrency: number,
-  probeMs: number,
-  window: () => Promise<ClosedLoopResult>,
-  warm?: WarmUpStep,
+  onLeader: (loop: ClosedLoopOptions) => Promise<ClosedLoopResult>,
+  c: ConfigLoad,
 ): Promise<Pick<ConfigRun, 'run' | 'settled' | 'elections' | 'warmUp'> & { adjacent: AdjacentBaselines }> {
+  const { payloadBytes, concurrency } = c;
   let settled = await cluster.settle(SETTLE_TIMEOUT_MS);
   const termBefore = await cluster.term();
+  const warm = warmUpStep(onLeader, { concurrency, payloadBytes, maxMs: c.steadyMaxMs, fresh: c.fresh });
   let warmUp: ConfigRun['warmUp'];
   if (warm !== undefined) {
     warmUp = { result: await warm.run(), sliceMs: warm.sliceMs };
     settled = (await cluster.settle(SETTLE_TIMEOUT_MS)) && settled;
   }
+  const window = (): Promise<ClosedLoopResult> =>
+    onLeader({ concurrency, payloadBytes, warmupMs: c.warmupMs, durationMs: c.durationMs, minSamples: c.minSamples });
   const kind = !targeted(bus.name) ? undefined : concurrency === 1 ? 'round-trip' : concurrency === THROUGHPUT_TARGET_CONCURRENCY ? 'one-way' : undefined;
   const { result: run, adjacent } =
     kind === undefined
       ? { result: await window(), adjacent: {} }
-      : await bracketed(() => probe(bus, kind, payloadBytes, probeMs), kind, window, () => cluster.settle(SETTLE_TIMEOUT_MS));
+      : await bracketed(() => probe(bus, kind, payloadBytes, c.probeMs), kind, window, () => cluster.settle(SETTLE_TIMEOUT_MS));
   return { run, adjacent, settled, elections: (await cluster.term()) - termBefore, ...(warmUp && { warmUp }) };
 }
 

@@ -20,7 +20,6 @@ import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
 import { BenchCluster, CLUSTER_NODE_OPTIONS, type StorageKind } from './bench-cluster.js';
 import { closedLoop, type ClosedLoopOptions, type ClosedLoopResult } from './closed-loop.js';
-import { warmUpStep } from './warm-up.js';
 import { configResults, measureConfig } from './config-results.js';
 
 export interface ClusterSuiteOptions {
@@ -166,15 +165,8 @@ async function runOnCluster(
         const name = configName(bus.name, storage, size, concurrency);
         o.log(`${name}`);
         const onLeader = (loop: ClosedLoopOptions): Promise<ClosedLoopResult> => closedLoop(() => cluster.leader() ?? cluster.nodes[0]!, loop);
-        const { run, adjacent, settled, elections, warmUp } = await measureConfig(
-          bus,
-          cluster,
-          size,
-          concurrency,
-          o.probeMs,
-          () => onLeader({ concurrency, payloadBytes: size, warmupMs: o.warmupMs, durationMs: o.durationMs, minSamples: o.minSamples }),
-          warmUpStep(onLeader, { concurrency, payloadBytes: size, maxMs: o.steadyMaxMs, fresh: results.length === 0 }),
-        );
+        const fresh = results.length === 0;
+        const { run, adjacent, settled, elections, warmUp } = await measureConfig(bus, cluster, onLeader, { ...o, payloadBytes: size, concurrency, fresh });
         const setup = `3 nodes in one process on ${bus.where}; ${storage} storage; proposals on the leader; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
         results.push(
           ...configResults(
