@@ -137,6 +137,21 @@ describe('measureConfig', () => {
     expect(out.run.windowMs).toBe(3000);
   });
 
+  it('a round-trip probe of its own brackets a latency window, and the results say how it was taken', async () => {
+    const { calls, cluster, onLeader } = recording([]);
+    const values = [0.2, 0.3];
+    const roundTripProbe = { how: 'echo in another process', measure: async (bytes: number, ms: number) => (calls.push(`probe ${bytes} B ${ms} ms`), values.shift()!) };
+    const out = await measureConfig({ name: 'nats' } as Bus, cluster, onLeader, { ...load, steadyMaxMs: 0, roundTripProbe });
+    expect(calls).toEqual(['settle', 'probe 128 B 100 ms', 'window', 'settle', 'probe 128 B 100 ms']);
+    expect(out.adjacent).toEqual({ roundTripMs: { before: 0.2, after: 0.3, value: 0.25 }, roundTripHow: 'echo in another process' });
+    const baselines: BusBaselines = { bus: 'nats', roundTripMs: new Map([[128, { p50: 0.1, p99: 0.2, p999: 0.3 }]]), oneWay: new Map() };
+    const config = { name: 'cluster-mp/nats/memory/128b/c1', bus: 'nats', storage: 'memory' as const, payloadBytes: 128, concurrency: 1, settled: true, elections: 0, setup: 'setup' };
+    const [latency] = configResults({ ...config, run: { ...out.run, latenciesMs: [0.5] } }, baselines, new Map(), out.adjacent);
+    expect(latency.baseline).toEqual({ name: 'nats raw round trip p50 (128 B, echo in another process), mean of just before and just after this window', value: 0.25, unit: 'ms' });
+    expect(latency.ratio).toBe(2);
+    expect(latency.notes).toContain('raw round trip p50 (echo in another process) 0.2 ms just before the window, 0.3 ms just after (in-process echo, 0.1 ms at the start of this bus\'s runs)');
+  });
+
   it("a cluster's first configuration warms up longer; steadyMaxMs 0 means none", async () => {
     const fresh = recording([]);
     await measureConfig(memoryBus, fresh.cluster, fresh.onLeader, { ...load, fresh: true });

@@ -22,6 +22,8 @@ export interface AdjacentBaselines {
   oneWayPerSecond?: Bracket;
   /** Why a probe around the window failed (the run's first baseline is used). */
   failed?: string;
+  /** How the round-trip probes were taken, where not as the run's first baseline was (e.g. "echo in another process"). */
+  roundTripHow?: string;
 }
 
 export type Probe = 'round-trip' | 'one-way';

@@ -51,14 +51,27 @@ const MIN_ROUND_TRIPS = 10;
 
 const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Round-trip times in ms, one per sample. */
-export async function roundTrips(link: BusLink, o: RoundTripOptions): Promise<number[]> {
+/** Inbox 2 sending back to inbox 1 whatever reaches it, until closed. */
+export type Echo = () => Promise<{ close(): Promise<void> }>;
+
+/** The echo in this process, on `link`. */
+export function localEcho(link: BusLink): Echo {
+  return async () => {
+    const b = await link.endpoint(2, (f) => void Promise.resolve(b.send(1, f)).catch(() => undefined));
+    return b;
+  };
+}
+
+/** Round-trip times in ms, one per sample; the echo runs in this process unless `echo` puts it elsewhere. */
+export async function roundTrips(link: BusLink, o: RoundTripOptions, echo: Echo = localEcho(link)): Promise<number[]> {
   const frame = payload(o.payloadBytes);
   const timeoutMs = o.timeoutMs ?? 10_000;
   let arrived: (() => void) | undefined;
   const a = await link.endpoint(1, () => arrived?.());
-  // The echo: whatever reaches inbox 2 goes back to inbox 1.
-  const b = await link.endpoint(2, (f) => void Promise.resolve(b.send(1, f)).catch(() => undefined));
+  const b = await echo().catch(async (e: unknown) => {
+    await a.close();
+    throw e;
+  });
   const roundTrip = async (): Promise<number> => {
     const back = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${link.bus}: no echo within ${timeoutMs} ms`)), timeoutMs);

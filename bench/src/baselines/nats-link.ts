@@ -7,24 +7,29 @@ import { nats } from './clients.js';
 
 export class NatsLink implements BusLink {
   readonly bus = 'nats';
-  private readonly clusterId = `bench-${process.pid}-${Date.now().toString(36)}`;
-
-  constructor(private readonly url: string) {}
+  /**
+   * @param namespace the inboxes' subjects are this link's own; another
+   *   process reaches the same inboxes through a link with the same one.
+   */
+  constructor(
+    private readonly url: string,
+    readonly namespace = `bench-${process.pid}-${Date.now().toString(36)}`,
+  ) {}
 
   async endpoint(id: number, deliver: (frame: Uint8Array) => void): Promise<BusEndpoint> {
     const nc = await nats().connect({ servers: this.url, name: `raftbus-bench ${id}` });
-    nc.subscribe(natsSubject(this.clusterId, id), {
+    nc.subscribe(natsSubject(this.namespace, id), {
       callback: (err, msg) => {
         if (err === null) deliver(msg.data);
       },
     });
     await nc.flush();
     const subjects = new Map<number, string>();
-    const clusterId = this.clusterId;
+    const namespace = this.namespace;
     return {
       send(to, frame) {
         let subject = subjects.get(to);
-        if (subject === undefined) subjects.set(to, (subject = natsSubject(clusterId, to)));
+        if (subject === undefined) subjects.set(to, (subject = natsSubject(namespace, to)));
         nc.publish(subject, frame);
       },
       async close() {

@@ -13,10 +13,16 @@ const FIELD = 'f';
 
 export class RedisLink implements BusLink {
   readonly bus = 'redis';
-  private readonly namespace = `bench-${process.pid}-${Date.now().toString(36)}`;
   private readonly keys = new Set<string>();
 
-  constructor(private readonly url: string) {}
+  /**
+   * @param namespace the inboxes' streams are this link's own; another
+   *   process reaches the same inboxes through a link with the same one.
+   */
+  constructor(
+    private readonly url: string,
+    readonly namespace = `bench-${process.pid}-${Date.now().toString(36)}`,
+  ) {}
 
   async endpoint(id: number, deliver: (frame: Uint8Array) => void): Promise<BusEndpoint> {
     const { Redis } = ioredis();

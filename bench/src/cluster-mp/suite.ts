@@ -21,7 +21,12 @@ import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from
 import { CLUSTER_NODE_OPTIONS, type StorageKind } from '../cluster/bench-cluster.js';
 import { configResults, measureConfig, SETTLE_TIMEOUT_MS } from '../cluster/config-results.js';
 import type { ClosedLoopOptions, ClosedLoopResult } from '../cluster/closed-loop.js';
+import { NatsLink } from '../baselines/nats-link.js';
+import { percentiles } from '../baselines/percentiles.js';
+import { RedisLink } from '../baselines/redis-link.js';
+import { roundTrips } from '../baselines/measure.js';
 import { MpCluster } from './mp-cluster.js';
+import { ECHO_IN_ANOTHER_PROCESS, remoteEcho } from './remote-echo.js';
 import type { NetworkBus } from './protocol.js';
 
 export interface ClusterMpSuiteOptions {
@@ -148,6 +153,20 @@ async function runOnCluster(
   } catch (e) {
     return skippedResults(bus.name, { ...o, storages: [storage] }, `failed: the cluster did not start: ${message(e)}`);
   }
+  // Every hop of these clusters crosses processes; so does the round trip they are read against.
+  const url = serverUrl(bus);
+  const roundTripProbe = {
+    how: ECHO_IN_ANOTHER_PROCESS,
+    measure: async (payloadBytes: number, durationMs: number): Promise<number> => {
+      const link = bus.name === 'nats' ? new NatsLink(url) : new RedisLink(url);
+      try {
+        const samples = await roundTrips(link, { payloadBytes, durationMs, warmup: 10, maxSamples: 100_000 }, remoteEcho(bus.name, url, link.namespace));
+        return percentiles(samples).p50;
+      } finally {
+        await link.close().catch(() => undefined);
+      }
+    },
+  };
   try {
     for (const size of o.payloadSizes) {
       for (const concurrency of o.concurrency) {
@@ -155,7 +174,8 @@ async function runOnCluster(
         o.log(name);
         const onLeader = (loop: ClosedLoopOptions): Promise<ClosedLoopResult> => cluster.closedLoopOnLeader(loop, SETTLE_TIMEOUT_MS);
         const fresh = results.length === 0;
-        const { run, adjacent, settled, elections, warmUp } = await measureConfig(bus, cluster, onLeader, { ...o, payloadBytes: size, concurrency, fresh });
+        const load = { ...o, payloadBytes: size, concurrency, fresh, roundTripProbe };
+        const { run, adjacent, settled, elections, warmUp } = await measureConfig(bus, cluster, onLeader, load);
         const setup = `one process per node (3 node processes) on ${bus.where}; ${storage} storage; proposals in the leader's process; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
         results.push(
           ...configResults(

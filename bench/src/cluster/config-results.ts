@@ -59,6 +59,8 @@ export interface ConfigLoad {
   steadyMaxMs: number;
   /** The cluster's first configuration (a longer warm-up). */
   fresh: boolean;
+  /** Round-trip probes taken otherwise than the in-process echo, and how (for the notes). */
+  roundTripProbe?: { measure: (payloadBytes: number, durationMs: number) => Promise<number>; how: string };
 }
 
 /**
@@ -87,10 +89,13 @@ export async function measureConfig(
   const window = (): Promise<ClosedLoopResult> =>
     onLeader({ concurrency, payloadBytes, warmupMs: c.warmupMs, durationMs: c.durationMs, minSamples: c.minSamples });
   const kind = !targeted(bus.name) ? undefined : concurrency === 1 ? 'round-trip' : concurrency === THROUGHPUT_TARGET_CONCURRENCY ? 'one-way' : undefined;
+  const rtt = kind === 'round-trip' ? c.roundTripProbe : undefined;
+  const measure = rtt !== undefined ? () => rtt.measure(payloadBytes, c.probeMs) : () => probe(bus, kind!, payloadBytes, c.probeMs);
   const { result: run, adjacent } =
     kind === undefined
       ? { result: await window(), adjacent: {} }
-      : await bracketed(() => probe(bus, kind, payloadBytes, c.probeMs), kind, window, () => cluster.settle(SETTLE_TIMEOUT_MS));
+      : await bracketed(measure, kind, window, () => cluster.settle(SETTLE_TIMEOUT_MS));
+  if (rtt !== undefined && adjacent.roundTripMs !== undefined) adjacent.roundTripHow = rtt.how;
   return { run, adjacent, settled, elections: (await cluster.term()) - termBefore, ...(warmUp && { warmUp }) };
 }
 
@@ -157,17 +162,18 @@ export function configResults(
   const latency: BenchResult = { name: c.name, params, value: sampled ? sig4(p.p50) : 0, unit: 'ms', ...latencyMs };
   const first = baselines.roundTripMs.get(size)?.p50;
   const rttAround = adjacent.roundTripMs;
+  const how = adjacent.roundTripHow;
   const rtt = rttAround?.value ?? first;
   if (rtt !== undefined && rtt > 0 && sampled) {
     const ratio = p.p50 / rtt;
     latency.baseline = {
-      name: `${bus} raw round trip p50 (${size} B)${rttAround ? ', mean of just before and just after this window' : ''}`,
+      name: `${bus} raw round trip p50 (${size} B${how ? `, ${how}` : ''})${rttAround ? ', mean of just before and just after this window' : ''}`,
       value: sig4(rtt),
       unit: 'ms',
     };
     latency.ratio = sig4(ratio);
     latency.ratioMeaning = `p50 commit latency ÷ raw round trip p50 (target ≤ ${LATENCY_TARGET} with 1 proposer)`;
-    const around = rttAround && aroundNote('round trip p50', rttAround, 'ms', first);
+    const around = rttAround && aroundNote(how ? `round trip p50 (${how})` : 'round trip p50', rttAround, 'ms', first, how ? 'in-process echo, ' : '');
     latency.notes = [latencyVerdict(bus, concurrency, ratio), ...(around ? [around] : []), ...common].join('. ');
     if (targeted(bus) && concurrency === 1) latency.target = { ratioAtMost: LATENCY_TARGET };
   } else {
@@ -197,8 +203,8 @@ export function configResults(
 }
 
 /** "raw round trip p50 0.161 ms just before the window, 0.172 ms just after (0.137 ms at the start of this bus's runs)". */
-function aroundNote(what: string, b: Bracket, unit: string, first: number | undefined): string {
+function aroundNote(what: string, b: Bracket, unit: string, first: number | undefined, firstHow = ''): string {
   const f = (x: number): string => (unit === 'ms' ? String(sig4(x)) : String(Math.round(x)));
-  const start = first === undefined ? '' : ` (${f(first)} ${unit} at the start of this bus's runs)`;
+  const start = first === undefined ? '' : ` (${firstHow}${f(first)} ${unit} at the start of this bus's runs)`;
   return `raw ${what} ${f(b.before)} ${unit} just before the window, ${f(b.after)} ${unit} just after${start}`;
 }
