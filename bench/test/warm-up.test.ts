@@ -3,7 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import type { BusBaselines } from '../src/baselines/suite.js';
 import type { ClosedLoopOptions, ClosedLoopResult } from '../src/cluster/closed-loop.js';
+import type { BusLink } from '../src/baselines/bus-link.js';
 import type { Bus } from '../src/baselines/buses.js';
+import { localEcho } from '../src/baselines/measure.js';
+import { MemoryLink } from '../src/baselines/memory-link.js';
 import { configResults, measureConfig } from '../src/cluster/config-results.js';
 import { FRESH_WARM_UP_MIN_MS, warmUp, warmUpStep, WARM_UP_MIN_MS, WARM_UP_SLICE_MS } from '../src/cluster/warm-up.js';
 
@@ -137,19 +140,24 @@ describe('measureConfig', () => {
     expect(out.run.windowMs).toBe(3000);
   });
 
-  it('a round-trip probe of its own brackets a latency window, and the results say how it was taken', async () => {
+  it('the round-trip probes around a latency window run their echo where the suite says, and the results say how', async () => {
     const { calls, cluster, onLeader } = recording([]);
-    const values = [0.2, 0.3];
-    const roundTripProbe = { how: 'echo in another process', measure: async (bytes: number, ms: number) => (calls.push(`probe ${bytes} B ${ms} ms`), values.shift()!) };
-    const out = await measureConfig({ name: 'nats' } as Bus, cluster, onLeader, { ...load, steadyMaxMs: 0, roundTripProbe });
-    expect(calls).toEqual(['settle', 'probe 128 B 100 ms', 'window', 'settle', 'probe 128 B 100 ms']);
-    expect(out.adjacent).toEqual({ roundTripMs: { before: 0.2, after: 0.3, value: 0.25 }, roundTripHow: 'echo in another process' });
+    // A targeted bus (no target on the in-process one), its round trips over an in-process link.
+    const bus = { name: 'nats', link: () => new MemoryLink() } as unknown as Bus;
+    const roundTripEcho = { how: 'echo in another process', echo: (link: BusLink) => (calls.push('echo'), localEcho(link)) };
+    const out = await measureConfig(bus, cluster, onLeader, { ...load, probeMs: 20, steadyMaxMs: 0, roundTripEcho });
+    expect(calls).toEqual(['settle', 'echo', 'window', 'settle', 'echo']);
+    expect(out.adjacent.roundTripHow).toBe('echo in another process');
+    const { before, after } = out.adjacent.roundTripMs!;
+    expect(before).toBeGreaterThan(0);
+    expect(after).toBeGreaterThan(0);
     const baselines: BusBaselines = { bus: 'nats', roundTripMs: new Map([[128, { p50: 0.1, p99: 0.2, p999: 0.3 }]]), oneWay: new Map() };
     const config = { name: 'cluster-mp/nats/memory/128b/c1', bus: 'nats', storage: 'memory' as const, payloadBytes: 128, concurrency: 1, settled: true, elections: 0, setup: 'setup' };
-    const [latency] = configResults({ ...config, run: { ...out.run, latenciesMs: [0.5] } }, baselines, new Map(), out.adjacent);
+    const adjacent = { roundTripMs: { before: 0.2, after: 0.3, value: 0.25 }, roundTripHow: out.adjacent.roundTripHow };
+    const [latency] = configResults({ ...config, run: { ...out.run, latenciesMs: [0.5] } }, baselines, new Map(), adjacent);
     expect(latency.baseline).toEqual({ name: 'nats raw round trip p50 (128 B, echo in another process), mean of just before and just after this window', value: 0.25, unit: 'ms' });
     expect(latency.ratio).toBe(2);
-    expect(latency.notes).toContain('raw round trip p50 (echo in another process) 0.2 ms just before the window, 0.3 ms just after (in-process echo, 0.1 ms at the start of this bus\'s runs)');
+    expect(latency.notes).toContain("raw round trip p50 (echo in another process) 0.2 ms just before the window, 0.3 ms just after (in-process echo, 0.1 ms at the start of this bus's runs)");
   });
 
   it("a cluster's first configuration warms up longer; steadyMaxMs 0 means none", async () => {

@@ -3,8 +3,9 @@
 // seconds apart rather than minutes. On a shared machine the raw round trip
 // can move by half between the start of a bus's runs and its last
 // configuration, far more than a change of ours does.
+import type { BusLink } from './bus-link.js';
 import type { Bus } from './buses.js';
-import { oneWay, roundTrips } from './measure.js';
+import { oneWay, roundTrips, type Echo } from './measure.js';
 import { percentiles } from './percentiles.js';
 
 /** One raw measure taken just before and just after a window; `value`, the mean of the two, is what the window is read against. */
@@ -28,11 +29,15 @@ export interface AdjacentBaselines {
 
 export type Probe = 'round-trip' | 'one-way';
 
-/** One raw measurement of `bus` at `payloadBytes`, over `durationMs`: round-trip p50 (ms) or one-way rate (msgs/s). */
-export async function probe(bus: Bus, kind: Probe, payloadBytes: number, durationMs: number): Promise<number> {
+/**
+ * One raw measurement of `bus` at `payloadBytes`, over `durationMs`:
+ * round-trip p50 (ms), the echo in this process unless `echo` puts it
+ * elsewhere, or one-way rate (msgs/s).
+ */
+export async function probe(bus: Bus, kind: Probe, payloadBytes: number, durationMs: number, echo?: (link: BusLink) => Echo): Promise<number> {
   const link = bus.link();
   try {
-    if (kind === 'round-trip') return percentiles(await roundTrips(link, { payloadBytes, durationMs, warmup: 10, maxSamples: 100_000 })).p50;
+    if (kind === 'round-trip') return percentiles(await roundTrips(link, { payloadBytes, durationMs, warmup: 10, maxSamples: 100_000 }, echo?.(link))).p50;
     const r = await oneWay(link, { payloadBytes, durationMs });
     if (r.received === 0) throw new Error(`no frame arrived (${r.lost} lost)`);
     return r.perSecond;

@@ -17,6 +17,12 @@ export interface BusEndpoint {
 export interface BusLink {
   /** Which bus, for result names: memory, redis, nats, kafka. */
   readonly bus: string;
+  /**
+   * What names this link's inboxes on the bus, where another process can
+   * reach them: a link constructed there with the same namespace (Redis,
+   * NATS) has the same inboxes.
+   */
+  readonly namespace?: string;
   /** Opens inbox `id` (1 or 2 in a baseline); `deliver` is called with each frame that reaches it, in order. */
   endpoint(id: number, deliver: (frame: Uint8Array) => void): Promise<BusEndpoint>;
   /** Removes what the inboxes left on the bus (streams, topics). */

@@ -4,6 +4,7 @@
 // echo (NATS ~0.15-0.23 ms against ~0.10).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { BusLink } from '../baselines/bus-link.js';
 import type { Echo } from '../baselines/measure.js';
 import type { NetworkBus } from './protocol.js';
 
@@ -16,8 +17,10 @@ export const ECHO_IN_ANOTHER_PROCESS = 'echo in another process';
 /** How long the echo process may take to listen. */
 const READY_TIMEOUT_MS = 30_000;
 
-/** The echo of inbox 2 of the link `namespace` on `bus` at `url`, in a process of its own. */
-export function remoteEcho(bus: NetworkBus, url: string, namespace: string): Echo {
+/** The echo of `link`'s inbox 2 on `bus` at `url`, in a process of its own. */
+export function remoteEcho(bus: NetworkBus, url: string, link: BusLink): Echo {
+  const namespace = link.namespace;
+  if (namespace === undefined) throw new Error(`a ${link.bus} link has no namespace another process can reach`);
   return () =>
     new Promise((resolve, reject) => {
       const child = fork(ENTRY, [bus, url, namespace], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });

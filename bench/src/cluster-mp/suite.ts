@@ -21,10 +21,7 @@ import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from
 import { CLUSTER_NODE_OPTIONS, type StorageKind } from '../cluster/bench-cluster.js';
 import { configResults, measureConfig, SETTLE_TIMEOUT_MS } from '../cluster/config-results.js';
 import type { ClosedLoopOptions, ClosedLoopResult } from '../cluster/closed-loop.js';
-import { NatsLink } from '../baselines/nats-link.js';
-import { percentiles } from '../baselines/percentiles.js';
-import { RedisLink } from '../baselines/redis-link.js';
-import { roundTrips } from '../baselines/measure.js';
+import type { BusLink } from '../baselines/bus-link.js';
 import { MpCluster } from './mp-cluster.js';
 import { ECHO_IN_ANOTHER_PROCESS, remoteEcho } from './remote-echo.js';
 import type { NetworkBus } from './protocol.js';
@@ -155,18 +152,7 @@ async function runOnCluster(
   }
   // Every hop of these clusters crosses processes; so does the round trip they are read against.
   const url = serverUrl(bus);
-  const roundTripProbe = {
-    how: ECHO_IN_ANOTHER_PROCESS,
-    measure: async (payloadBytes: number, durationMs: number): Promise<number> => {
-      const link = bus.name === 'nats' ? new NatsLink(url) : new RedisLink(url);
-      try {
-        const samples = await roundTrips(link, { payloadBytes, durationMs, warmup: 10, maxSamples: 100_000 }, remoteEcho(bus.name, url, link.namespace));
-        return percentiles(samples).p50;
-      } finally {
-        await link.close().catch(() => undefined);
-      }
-    },
-  };
+  const roundTripEcho = { how: ECHO_IN_ANOTHER_PROCESS, echo: (link: BusLink) => remoteEcho(bus.name, url, link) };
   try {
     for (const size of o.payloadSizes) {
       for (const concurrency of o.concurrency) {
@@ -174,7 +160,7 @@ async function runOnCluster(
         o.log(name);
         const onLeader = (loop: ClosedLoopOptions): Promise<ClosedLoopResult> => cluster.closedLoopOnLeader(loop, SETTLE_TIMEOUT_MS);
         const fresh = results.length === 0;
-        const load = { ...o, payloadBytes: size, concurrency, fresh, roundTripProbe };
+        const load = { ...o, payloadBytes: size, concurrency, fresh, roundTripEcho };
         const { run, adjacent, settled, elections, warmUp } = await measureConfig(bus, cluster, onLeader, load);
         const setup = `one process per node (3 node processes) on ${bus.where}; ${storage} storage; proposals in the leader's process; host options ${JSON.stringify(CLUSTER_NODE_OPTIONS)}`;
         results.push(

@@ -5,7 +5,9 @@
 import type { BenchResult } from '../results.js';
 import { percentiles, sig4 } from '../baselines/percentiles.js';
 import { bracketed, probe, type AdjacentBaselines, type Bracket } from '../baselines/bracket.js';
+import type { BusLink } from '../baselines/bus-link.js';
 import type { Bus } from '../baselines/buses.js';
+import type { Echo } from '../baselines/measure.js';
 import type { BusBaselines, FsyncBaselines } from '../baselines/suite.js';
 import type { StorageKind } from './bench-cluster.js';
 import type { ClosedLoopOptions, ClosedLoopResult } from './closed-loop.js';
@@ -59,8 +61,8 @@ export interface ConfigLoad {
   steadyMaxMs: number;
   /** The cluster's first configuration (a longer warm-up). */
   fresh: boolean;
-  /** Round-trip probes taken otherwise than the in-process echo, and how (for the notes). */
-  roundTripProbe?: { measure: (payloadBytes: number, durationMs: number) => Promise<number>; how: string };
+  /** Where the round-trip probes' echo runs, if not in this process, and how the notes say it. */
+  roundTripEcho?: { echo: (link: BusLink) => Echo; how: string };
 }
 
 /**
@@ -89,13 +91,12 @@ export async function measureConfig(
   const window = (): Promise<ClosedLoopResult> =>
     onLeader({ concurrency, payloadBytes, warmupMs: c.warmupMs, durationMs: c.durationMs, minSamples: c.minSamples });
   const kind = !targeted(bus.name) ? undefined : concurrency === 1 ? 'round-trip' : concurrency === THROUGHPUT_TARGET_CONCURRENCY ? 'one-way' : undefined;
-  const rtt = kind === 'round-trip' ? c.roundTripProbe : undefined;
-  const measure = rtt !== undefined ? () => rtt.measure(payloadBytes, c.probeMs) : () => probe(bus, kind!, payloadBytes, c.probeMs);
+  const echo = kind === 'round-trip' ? c.roundTripEcho : undefined;
   const { result: run, adjacent } =
     kind === undefined
       ? { result: await window(), adjacent: {} }
-      : await bracketed(measure, kind, window, () => cluster.settle(SETTLE_TIMEOUT_MS));
-  if (rtt !== undefined && adjacent.roundTripMs !== undefined) adjacent.roundTripHow = rtt.how;
+      : await bracketed(() => probe(bus, kind, payloadBytes, c.probeMs, echo?.echo), kind, window, () => cluster.settle(SETTLE_TIMEOUT_MS));
+  if (echo !== undefined && adjacent.roundTripMs !== undefined) adjacent.roundTripHow = echo.how;
   return { run, adjacent, settled, elections: (await cluster.term()) - termBefore, ...(warmUp && { warmUp }) };
 }
 
