@@ -12,12 +12,18 @@ import {
 } from '@raftbus/core';
 import { ErrAlreadyStarted } from './errors.js';
 import { Framer } from './framer.js';
-import { MAX_CLUSTER_ID_BYTES, MAX_U32, frameLength } from './format.js';
+import { MAX_CLUSTER_ID_BYTES, MAX_RECIPIENTS, MAX_U32, frameLength, sameBytes } from './format.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, resolveFramingOptions, type FramingOptions } from './options.js';
 import { emptyDropStats, totalDrops, type FrameDropStats } from './stats.js';
 
 export type FramedTransportOptions = FramingOptions & {
   orderedPerPeer: boolean;
+  /**
+   * The subclass implements publishToAll: a message sent alike to several
+   * peers in one send() (a leader's appends and heartbeats) goes out as one
+   * frame naming them all. Default false.
+   */
+  multicast?: boolean;
   /** Default Infinity: chunking makes any size fit. When set, larger messages are refused (sendFailures). */
   maxPayloadBytes?: number;
 };
@@ -68,6 +74,7 @@ class Stats implements FramedTransportStats {
 export abstract class FramedTransport implements Transport {
   readonly capabilities: TransportCapabilities;
   readonly #framing: FramingOptions;
+  readonly #multicast: boolean;
   #state: State = 'new';
   #joined: Joined | undefined;
   #starting: Promise<void> | undefined;
@@ -87,6 +94,8 @@ export abstract class FramedTransport implements Transport {
       throw new ErrInvalidConfig(`framing: maxPayloadBytes must be positive, got ${String(maxPayloadBytes)}`);
     }
     if (typeof options.orderedPerPeer !== 'boolean') throw new ErrInvalidConfig('framing: orderedPerPeer must be a boolean');
+    if (options.multicast !== undefined && typeof options.multicast !== 'boolean') throw new ErrInvalidConfig('framing: multicast must be a boolean');
+    this.#multicast = options.multicast === true;
     // A finite maxPayloadBytes is a promise both ways: messages up to it are
     // carried (so the default message limit yields to it) and larger ones are
     // refused (the framer enforces it). The capability never promises more
@@ -140,6 +149,10 @@ export abstract class FramedTransport implements Transport {
       this.#sendFailures += messages.length;
       return;
     }
+    if (this.#multicast && messages.length > 1) {
+      this.#sendAlikeOnce(joined, messages);
+      return;
+    }
     // Batches in the order their peers first appear. A send addresses a
     // few peers, so finding a batch by scanning costs less than a Map.
     const batches: Batch[] = [];
@@ -185,6 +198,15 @@ export abstract class FramedTransport implements Transport {
    * otherwise each frame is a whole message, and losing some of them is what raft expects of a network.
    */
   protected abstract publish(to: number, frames: Uint8Array[], chunked: boolean): Promise<void>;
+  /**
+   * Subclass, with the `multicast` option: put one frame on the bus where
+   * every node of the cluster receives it (nodes it does not name pass it
+   * over). Must keep its order with publish()'s frames to each recipient.
+   * Same rules as publish() otherwise.
+   */
+  protected publishToAll(_recipients: readonly number[], _frame: Uint8Array): Promise<void> {
+    return Promise.reject(new Error('framing: this transport does not publish to all nodes'));
+  }
   /** Subclass: release connections it created (not the ones the user passed in). */
   protected abstract disconnect(): Promise<void>;
 
@@ -212,6 +234,83 @@ export abstract class FramedTransport implements Transport {
     if (message === undefined) return;
     this.#received++;
     joined.handlers.onMessage(message);
+  }
+
+  /**
+   * send() for a transport that can publish to all: each message sent
+   * alike to several peers goes out once, in one frame naming them, and
+   * the rest as send() sends them. Publications follow the messages' order,
+   * and a message joins an earlier alike one only when no message to its
+   * peer lies between them, so each peer's messages keep their order.
+   */
+  #sendAlikeOnce(joined: Joined, messages: readonly Message[]): void {
+    const n = messages.length;
+    /** 1: already sent with an earlier alike message; 2: its alike group did not fit one frame, send it alone. */
+    const state = new Uint8Array(n);
+    let run: Batch | undefined;
+    const flush = (): void => {
+      if (run !== undefined) this.#publishBatch(joined, run.to, run.frames, run.messages);
+      run = undefined;
+    };
+    for (let i = 0; i < n; i++) {
+      if (state[i] === 1) continue;
+      const message = messages[i]!;
+      // Only to real node ids: a message to a bad one fails alone.
+      const alike = state[i] === 0 && message.to > 0 && Number.isSafeInteger(message.to) ? alikeAfter(messages, i, state) : [];
+      if (alike.length > 0) {
+        const recipients = [message.to];
+        for (const j of alike) recipients.push(messages[j]!.to);
+        let frame: Uint8Array | undefined;
+        try {
+          frame = joined.framer.encodeMulticast(message, recipients);
+        } catch {
+          // Alike messages are all unencodable alike.
+          for (const j of alike) state[j] = 1;
+          this.#sendFailures += recipients.length;
+          continue;
+        }
+        if (frame !== undefined) {
+          for (const j of alike) state[j] = 1;
+          flush();
+          this.#publishToAll(joined, recipients, frame);
+          continue;
+        }
+        for (const j of alike) state[j] = 2;
+      }
+      let frames: Uint8Array[];
+      try {
+        frames = joined.framer.encode(message);
+      } catch {
+        this.#sendFailures++;
+        continue;
+      }
+      if (run !== undefined && run.to === message.to) {
+        for (const frame of frames) run.frames.push(frame);
+        run.messages++;
+      } else {
+        flush();
+        run = { to: message.to, frames, messages: 1 };
+      }
+    }
+    flush();
+  }
+
+  #publishToAll(joined: Joined, recipients: number[], frame: Uint8Array): void {
+    let published: Promise<void>;
+    try {
+      published = this.publishToAll(recipients, frame);
+    } catch {
+      for (const to of recipients) this.#failed(joined, to, 1);
+      return;
+    }
+    Promise.resolve(published).then(
+      () => {
+        this.#sent += recipients.length;
+      },
+      () => {
+        for (const to of recipients) this.#failed(joined, to, 1);
+      },
+    );
   }
 
   #publishBatch(joined: Joined, to: number, frames: Uint8Array[], messages: number): void {
@@ -259,4 +358,61 @@ export abstract class FramedTransport implements Transport {
   #addEarlierDrops(d: FrameDropStats): void {
     for (const k of Object.keys(d) as (keyof FrameDropStats)[]) this.#earlierDrops[k] += d[k];
   }
+}
+
+/** How far past a message send() looks for alike ones: a Ready's messages to its peers sit close together. */
+const ALIKE_LOOKAHEAD = 64;
+
+/**
+ * Indexes after `i` of messages alike to message i but for `to`, each to a
+ * peer of its own (not message i's), with no message to that peer, unsent,
+ * between: joining them to message i keeps every peer's order.
+ */
+function alikeAfter(messages: readonly Message[], i: number, state: Uint8Array): number[] {
+  const first = messages[i]!;
+  const alike: number[] = [];
+  const end = Math.min(messages.length, i + 1 + ALIKE_LOOKAHEAD);
+  /** Peers with an unsent message since i: their later messages must wait for it. */
+  let passed: number[] | undefined;
+  for (let j = i + 1; j < end && alike.length < MAX_RECIPIENTS - 1; j++) {
+    if (state[j] === 1) continue;
+    const m = messages[j]!;
+    const to = m.to;
+    const free = to !== first.to && to > 0 && Number.isSafeInteger(to) && (passed === undefined || !passed.includes(to)) && !alike.some((k) => messages[k]!.to === to);
+    if (free && state[j] === 0 && sameButTo(first, m)) alike.push(j);
+    else (passed ??= []).push(to);
+  }
+  return alike;
+}
+
+/** Whether two messages say the same, whoever they are to: raft's appends and heartbeats to peers in step. */
+function sameButTo(a: Message, b: Message): boolean {
+  if (
+    a.type !== b.type ||
+    a.from !== b.from ||
+    a.term !== b.term ||
+    a.logTerm !== b.logTerm ||
+    a.index !== b.index ||
+    a.commit !== b.commit ||
+    a.vote !== b.vote ||
+    a.reject !== b.reject ||
+    a.rejectHint !== b.rejectHint ||
+    a.snapshot !== undefined ||
+    b.snapshot !== undefined ||
+    a.responses.length !== 0 ||
+    b.responses.length !== 0 ||
+    (a.context !== b.context && (a.context.length !== 0 || b.context.length !== 0))
+  ) {
+    return false;
+  }
+  const ea = a.entries;
+  const eb = b.entries;
+  if (ea === eb) return true;
+  if (ea.length !== eb.length) return false;
+  for (let k = 0; k < ea.length; k++) {
+    const x = ea[k]!;
+    const y = eb[k]!;
+    if (x !== y && (x.index !== y.index || x.term !== y.term || x.type !== y.type || (x.data !== y.data && !sameBytes(x.data, y.data)))) return false;
+  }
+  return true;
 }

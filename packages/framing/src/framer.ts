@@ -8,17 +8,22 @@ import { ErrMessageTooLarge } from './errors.js';
 import {
   MAC_BYTES,
   MAX_CLUSTER_ID_BYTES,
+  MAX_RECIPIENTS,
   buildFrame,
+  buildMulticastFrame,
   frameLength,
   hasClusterId,
   headerLength,
   isNodeId,
   macOf,
+  namesOthersOnly,
   parseFrame,
   sessionOf,
   writeHeader,
+  writeMulticastHeader,
   type Header,
   type ParsedFrame,
+  type Recipient,
 } from './format.js';
 import { resolveFramingOptions, type FramingOptions, type ResolvedFramingOptions } from './options.js';
 import { Reassembly } from './reassembly.js';
@@ -30,6 +35,8 @@ const utf8 = new TextEncoder();
 /** Encodes messages into frames and decodes frames back, for one node of one cluster. Pure, no I/O. */
 export class Framer {
   readonly drops: FrameDropStats = emptyDropStats();
+  /** Frames for several other nodes, passed over unread: a bus that publishes to all shows them to every node. Not drops. */
+  othersFrames = 0;
   private readonly options: ResolvedFramingOptions;
   private readonly clusterIdBytes: Uint8Array;
   /** Payload bytes a chunk frame can carry within maxFrameBytes. */
@@ -126,6 +133,46 @@ export class Framer {
     return frames;
   }
 
+  /**
+   * One frame carrying `message` to every node in `recipients` (2 to
+   * MAX_RECIPIENTS distinct positive ids; the message's own `to` is not
+   * read), or undefined when that frame would exceed maxFrameBytes (then
+   * send each its own with encode()). Each recipient receives the message
+   * addressed to itself. Throws as encode() does.
+   */
+  encodeMulticast(message: Message, recipients: readonly number[]): Uint8Array | undefined {
+    const count = recipients.length;
+    if (count < 2 || count > MAX_RECIPIENTS) {
+      throw new RangeError(`framing: a frame for several recipients names 2 to ${MAX_RECIPIENTS}, not ${count}`);
+    }
+    for (let i = 0; i < count; i++) {
+      const to = recipients[i]!;
+      if (!isNodeId(to) || to === 0 || recipients.indexOf(to) !== i) {
+        throw new ErrMalformedMessage(`framing: recipients must be distinct positive safe integers (got ${recipients.join(', ')})`);
+      }
+    }
+    if (!isNodeId(message.from)) throw new ErrMalformedMessage(`framing: node ids must be safe non-negative integers (from ${message.from})`);
+    // Encoded for nobody in particular (each recipient reads `to` as itself),
+    // after room for the header.
+    const headroom = headerLength(this.clusterIdBytes.length, false, count);
+    const encoded = encodeMessageWithHeadroom({ ...message, to: 0 }, headroom);
+    const payloadLength = encoded.length - headroom;
+    if (payloadLength > this.options.maxMessageBytes) {
+      throw new ErrMessageTooLarge(`framing: message is ${payloadLength} bytes encoded; maxMessageBytes is ${this.options.maxMessageBytes}`);
+    }
+    const { key, maxFrameBytes } = this.options;
+    if (frameLength(this.clusterIdBytes.length, false, key !== undefined, payloadLength, count) > maxFrameBytes) return undefined;
+    const addressed: Recipient[] = [];
+    for (const to of recipients) addressed.push({ to, sequence: this.nextSequence(to) });
+    const { clusterIdBytes: clusterId, sessionHigh, sessionLow } = this;
+    const sender = { clusterId, from: message.from, sessionHigh, sessionLow };
+    if (key === undefined) {
+      writeMulticastHeader(encoded, sender, addressed, payloadLength, false);
+      return encoded;
+    }
+    return buildMulticastFrame(sender, addressed, encoded.subarray(headroom), key);
+  }
+
   /** The message once complete; undefined while chunks are missing or when the frame was dropped (counted). Never throws. */
   decode(frame: Uint8Array, now?: number): Message | undefined {
     try {
@@ -141,6 +188,10 @@ export class Framer {
   private decodeFrame(frame: Uint8Array, now: number | undefined): Message | undefined {
     if (!this.reassembly.idle) this.reassembly.expire((now ??= Date.now()));
     if (!(frame instanceof Uint8Array)) return this.drop('malformed');
+    if (namesOthersOnly(frame, this.nodeId)) {
+      this.othersFrames++;
+      return undefined;
+    }
     const { key } = this.options;
     // With a key, nothing in the frame is believed before its MAC checks out:
     // whatever was changed, truncated or stripped, the drop is badMac.
@@ -149,6 +200,12 @@ export class Framer {
     if (parsed === undefined) return this.drop('malformed');
     if (key !== undefined && !parsed.authenticated) return this.drop('malformed');
     if (!hasClusterId(frame, this.clusterIdBytes)) return this.drop('wrongCluster');
+    if (parsed.recipients !== undefined) {
+      // Named, or namesOthersOnly would have passed it over.
+      const mine = parsed.recipients.find((r) => r.to === this.nodeId)!;
+      parsed.to = mine.to;
+      parsed.sequence = mine.sequence;
+    }
     if (parsed.to !== this.nodeId) return this.drop('wrongNode');
     // Authentic, and for us: drop it if we saw it already.
     if (this.replays !== undefined && !this.replays.accept(parsed.from, sessionOf(parsed), parsed.sequence)) return this.drop('replayed');
@@ -177,10 +234,15 @@ export class Framer {
 
   /** The header of the next frame to the message's addressee. */
   private header(message: Message): Header {
-    const sequence = (this.sequences.get(message.to) ?? 0) + 1;
-    this.sequences.set(message.to, sequence);
     const { sessionHigh, sessionLow } = this;
-    return { clusterId: this.clusterIdBytes, from: message.from, to: message.to, sessionHigh, sessionLow, sequence };
+    return { clusterId: this.clusterIdBytes, from: message.from, to: message.to, sessionHigh, sessionLow, sequence: this.nextSequence(message.to) };
+  }
+
+  /** The sequence number of the next frame to `to`, whether for it alone or for several. */
+  private nextSequence(to: number): number {
+    const sequence = (this.sequences.get(to) ?? 0) + 1;
+    this.sequences.set(to, sequence);
+    return sequence;
   }
 
   private authentic(frame: Uint8Array, key: Uint8Array): boolean {
@@ -197,7 +259,10 @@ export class Framer {
     } catch {
       return this.drop('malformed');
     }
-    if (m.to !== envelope.to || m.from !== envelope.from) return this.drop('malformed');
+    // A frame for several carries its message addressed to none of them (to 0).
+    const to = envelope.recipients === undefined ? envelope.to : 0;
+    if (m.to !== to || m.from !== envelope.from) return this.drop('malformed');
+    m.to = envelope.to;
     return m;
   }
 

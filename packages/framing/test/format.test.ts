@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import { MessageType, encodeMessage, newMessage } from '@raftbus/core';
 import { describe, expect, it } from 'vitest';
 import { Framer } from '../src/index.js';
-import { MAC_BYTES, headerLength, parseFrame, sessionOf, writeFrame } from '../src/format.js';
+import { MAC_BYTES, buildMulticastFrame, headerLength, namesOthersOnly, parseFrame, sessionOf, writeFrame } from '../src/format.js';
 
 const text = new TextEncoder();
 const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g)!, (b) => parseInt(b, 16));
@@ -17,8 +17,9 @@ const envelope = {
   session: 0xfedcba9876543210n,
   sequence: 2 ** 40 + 5,
 };
-const prefix = (flags: string) => `5242 02 ${flags} 02 6162`;
-const ids = `0000000000000001 001fffffffffffff fedcba9876543210 0000010000000005`;
+const prefix = (flags: string) => `5242 03 ${flags} 02 6162`;
+// from, session, one recipient: to and sequence.
+const ids = `0000000000000001 fedcba9876543210 01 001fffffffffffff 0000010000000005`;
 
 describe('frame layout', () => {
   it('writes a whole frame byte for byte', () => {
@@ -69,17 +70,64 @@ describe('frame layout', () => {
     const payload = encodeMessage(m);
     const start = headerLength(2, false);
     expect(first.length).toBe(start + payload.length);
+    const session = Array.from(first.subarray(5 + 2 + 8, 5 + 2 + 16));
     for (const [frame, sequence] of [
       [first, 1],
       [second, 2],
     ] as const) {
-      const session = Array.from(frame.subarray(5 + 2 + 16, 5 + 2 + 24));
       const expected = hex(
-        `${prefix('00')} 0000000000000001 0000000000000002 ${session.map((b) => b.toString(16).padStart(2, '0')).join('')} ${sequence.toString(16).padStart(16, '0')} ${payload.length.toString(16).padStart(8, '0')}`,
+        `${prefix('00')} 0000000000000001 ${toHex(session)} 01 0000000000000002 ${sequence.toString(16).padStart(16, '0')} ${payload.length.toString(16).padStart(8, '0')}`,
       );
       expect(Array.from(frame)).toEqual([...expected, ...payload]);
     }
     // One session per Framer: both frames carry the same one.
-    expect(Array.from(second.subarray(23, 31))).toEqual(Array.from(first.subarray(23, 31)));
+    expect(Array.from(second.subarray(15, 23))).toEqual(session);
+  });
+
+  it('writes a frame for several recipients byte for byte: each with its sequence, the message to 0', () => {
+    const sender = { clusterId: text.encode('ab'), from: 1, sessionHigh: 0xfedcba98, sessionLow: 0x76543210 };
+    const recipients = [
+      { to: 3, sequence: 7 },
+      { to: 2, sequence: 2 ** 40 + 5 },
+    ];
+    const frame = buildMulticastFrame(sender, recipients, Uint8Array.of(9, 8), undefined);
+    expect(Array.from(frame)).toEqual(
+      Array.from(hex(`${prefix('00')} 0000000000000001 fedcba9876543210 02 0000000000000003 0000000000000007 0000000000000002 0000010000000005 00000002 0908`)),
+    );
+    expect(frame.length).toBe(headerLength(2, false, 2) + 2);
+    const parsed = parseFrame(frame)!;
+    expect(parsed).toMatchObject({ from: 1, to: 0, sequence: 0, recipients, chunk: undefined, authenticated: false });
+    expect(namesOthersOnly(frame, 4)).toBe(true);
+    expect(namesOthersOnly(frame, 2)).toBe(false);
+    expect(namesOthersOnly(writeFrame(envelope, undefined, Uint8Array.of(1), undefined), 4)).toBe(false);
+
+    // Framer.encodeMulticast: the same layout around the message encoded with to 0.
+    const framer = new Framer('ab', 1, { maxFrameBytes: 1 << 20 });
+    const m = newMessage({ type: MessageType.MsgHeartbeat, from: 1, to: 2, term: 4, commit: 3 });
+    framer.encode(m);
+    const multi = framer.encodeMulticast(m, [2, 3])!;
+    const payload = encodeMessage({ ...m, to: 0 });
+    const session = toHex(Array.from(multi.subarray(15, 23)));
+    expect(Array.from(multi)).toEqual([
+      ...hex(`${prefix('00')} 0000000000000001 ${session} 02 0000000000000002 0000000000000002 0000000000000003 0000000000000001 ${payload.length.toString(16).padStart(8, '0')}`),
+      ...payload,
+    ]);
+  });
+
+  it('refuses, as malformed structure, a frame for several that is chunked, names a node twice or node 0, or names nobody', () => {
+    const sender = { clusterId: text.encode('ab'), from: 1, sessionHigh: 1, sessionLow: 2 };
+    const good = buildMulticastFrame(sender, [{ to: 2, sequence: 1 }, { to: 3, sequence: 1 }], Uint8Array.of(1), undefined);
+    expect(parseFrame(good)).toBeDefined();
+    const chunked = good.slice();
+    chunked[3] = 0x01;
+    const twice = buildMulticastFrame(sender, [{ to: 2, sequence: 1 }, { to: 2, sequence: 2 }], Uint8Array.of(1), undefined);
+    const zero = buildMulticastFrame(sender, [{ to: 0, sequence: 1 }, { to: 3, sequence: 1 }], Uint8Array.of(1), undefined);
+    const nobody = writeFrame(envelope, undefined, Uint8Array.of(1), undefined);
+    nobody[5 + 2 + 16] = 0;
+    for (const f of [chunked, twice, zero, nobody]) expect(parseFrame(f)).toBeUndefined();
   });
 });
+
+function toHex(bytes: number[]): string {
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -22,6 +22,15 @@ transportConformance(
   { detectsUnknownPeers: true, oversized: 'refused', largeMessageBytes: 64 * 1024 },
 );
 
+transportConformance(
+  'LoopbackTransport (FramedTransport) publishing alike messages to all',
+  async () => {
+    const bus = new LoopbackBus();
+    return { transport: () => new LoopbackTransport(bus, { maxFrameBytes: 16 * 1024, multicast: true, key: 'secret' }) };
+  },
+  { detectsUnknownPeers: true, oversized: 'split' },
+);
+
 const CLUSTER = 'c1';
 const hb = (from: number, to: number, index = 0): Message => newMessage({ type: MessageType.MsgHeartbeat, from, to, term: 1, index });
 
@@ -260,5 +269,101 @@ describe('FramedTransport', () => {
     await sleep(10);
     expect(a.inbox).toEqual([]);
     expect(a.transport.stats()).toEqual({ sent: 0, received: 0, dropped: 0, sendFailures: 0 });
+  });
+
+  describe('with multicast', () => {
+    const app = (to: number, index: number, entries = [entry(index)]): Message =>
+      newMessage({ type: MessageType.MsgApp, from: 1, to, term: 2, logTerm: 2, index: index - 1, commit: index - 1, entries });
+    const entry = (index: number) => ({ type: 0, term: 2, index, data: Uint8Array.of(index) });
+    const published = (t: LoopbackTransport) => t.publishes.map((p) => (p.recipients !== undefined ? `all:${p.recipients.join('+')}` : `${p.to}`));
+
+    it('publishes a message sent alike to several peers once, naming them; each receives it addressed to itself', async () => {
+      bus = new LoopbackBus();
+      const a = await started(1, { multicast: true });
+      const b = await started(2, { multicast: true });
+      const c = await started(3, { multicast: true });
+      const d = await started(4, { multicast: true });
+      const entries = [entry(5), entry(6)];
+      // Alike but for `to`, down to entries that are equal without being the same objects.
+      a.transport.send([app(2, 5, entries), app(3, 5, entries), app(4, 5, [entry(5), entry(6)]), hb(1, 2, 9), hb(1, 3, 9)]);
+      expect(published(a.transport)).toEqual(['all:2+3+4', 'all:2+3']);
+      await waitFor(() => b.inbox.length === 2 && c.inbox.length === 2 && d.inbox.length === 1);
+      expectSameMessage(b.inbox[0], app(2, 5, entries));
+      expectSameMessage(c.inbox[0], app(3, 5, entries));
+      expectSameMessage(d.inbox[0], app(4, 5, entries));
+      expectSameMessage(c.inbox[1], hb(1, 3, 9));
+      await waitFor(() => a.transport.stats().sent === 5);
+      // Node 1 saw its own publications and passed over them; node 4 the heartbeat not for it.
+      for (const n of [a, b, c, d]) expect(n.transport.stats().dropped).toBe(0);
+      expect(a.inbox).toHaveLength(0);
+    });
+
+    it("keeps each peer's order: a message joins an alike earlier one only with no message to its peer between", async () => {
+      bus = new LoopbackBus();
+      const a = await started(1, { multicast: true });
+      const b = await started(2, { multicast: true });
+      const c = await started(3, { multicast: true });
+      a.transport.send([app(2, 5), app(2, 6), app(3, 5)]);
+      expect(published(a.transport)).toEqual(['all:2+3', '2']);
+      a.transport.publishes.length = 0;
+      a.transport.send([app(2, 7), hb(1, 3, 1), app(3, 7), app(2, 8), app(3, 8)]);
+      // The heartbeat and the append to 3 go out together, as consecutive frames to one peer.
+      expect(published(a.transport)).toEqual(['2', '3', 'all:2+3']);
+      expect(a.transport.publishes[1]!.frames).toHaveLength(2);
+      await waitFor(() => b.inbox.length === 4 && c.inbox.length === 4);
+      expect(b.inbox.map((m) => m.entries[0]!.index)).toEqual([5, 6, 7, 8]);
+      expect(c.inbox.map((m) => m.type)).toEqual([MessageType.MsgApp, MessageType.MsgHeartbeat, MessageType.MsgApp, MessageType.MsgApp]);
+      expect(c.inbox.filter((m) => m.type === MessageType.MsgApp).map((m) => m.entries[0]!.index)).toEqual([5, 7, 8]);
+    });
+
+    it('sends each its own when one frame cannot hold the message, and only alike messages together', async () => {
+      bus = new LoopbackBus();
+      const a = await started(1, { multicast: true, maxFrameBytes: 300 });
+      const b = await started(2, { multicast: true, maxFrameBytes: 300 });
+      const c = await started(3, { multicast: true, maxFrameBytes: 300 });
+      const big = messageOfSize(1, 2, 1000);
+      a.transport.send([big, { ...big, to: 3 }, app(2, 5), newMessage({ ...app(3, 5), commit: 3 })]);
+      expect(published(a.transport)).toEqual(['2', '3', '2', '3']);
+      expect(a.transport.publishes.map((p) => p.frames.length > 2)).toEqual([true, true, false, false]);
+      await waitFor(() => b.inbox.length === 2 && c.inbox.length === 2);
+      expectSameMessage(c.inbox[0], { ...big, to: 3 });
+    });
+
+    it('counts a failed publication to all as a failure of each recipient, and reports each unreachable', async () => {
+      bus = new LoopbackBus();
+      const a = await started(1, { multicast: true });
+      await started(2, { multicast: true });
+      await started(3, { multicast: true });
+      a.transport.publishFault = (to) => (to === 0 ? 'reject' : undefined);
+      a.transport.send([hb(1, 2), hb(1, 3)]);
+      await waitFor(() => a.unreachable.length === 2);
+      expect(a.unreachable.sort()).toEqual([2, 3]);
+      expect(a.transport.stats()).toMatchObject({ sent: 0, sendFailures: 2 });
+      a.transport.publishFault = (to) => (to === 0 ? 'throw' : undefined);
+      a.transport.send([hb(1, 2), hb(1, 3)]);
+      expect(a.transport.stats()).toMatchObject({ sent: 0, sendFailures: 4 });
+    });
+
+    it('fails a message to a bad node id alone, and sends the alike ones to real peers together', async () => {
+      bus = new LoopbackBus();
+      const a = await started(1, { multicast: true });
+      await started(2, { multicast: true });
+      await started(3, { multicast: true });
+      a.transport.send([hb(1, 0), hb(1, 3), hb(1, -1), hb(1, 2)]);
+      expect(published(a.transport)).toEqual(['0', 'all:3+2']);
+      await waitFor(() => a.transport.stats().sent === 2);
+      // Node 0 is not on the loopback bus (its publish rejects); -1 cannot be encoded.
+      await waitFor(() => a.transport.stats().sendFailures === 2);
+    });
+
+    it('is off by default: alike messages go to each peer on its own', async () => {
+      bus = new LoopbackBus();
+      const a = await started(1);
+      await started(2);
+      await started(3);
+      a.transport.send([hb(1, 2), hb(1, 3)]);
+      expect(published(a.transport)).toEqual(['2', '3']);
+      expect(() => new LoopbackTransport(bus, { multicast: 'yes' as unknown as boolean })).toThrow(ErrInvalidConfig);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { ErrInvalidConfig, ErrMalformedMessage, MessageType, encodeMessage, newMessage, type Message } from '@raftbus/core';
 import { describe, expect, it } from 'vitest';
 import { ErrMessageTooLarge, Framer, type FrameDropStats, type FramingOptions } from '../src/index.js';
-import { FLAG_AUTHENTICATED, FLAG_CHUNKED, MAC_BYTES, frameLength, parseFrame, writeFrame } from '../src/format.js';
+import { FLAG_AUTHENTICATED, FLAG_CHUNKED, MAC_BYTES, buildMulticastFrame, frameLength, parseFrame, writeFrame } from '../src/format.js';
 import { CHUNK_OVERHEAD_BYTES } from '../src/reassembly.js';
 import { SeededRandom, expectSameMessage, messageOfSize, randomMessage, shuffle } from './helpers.js';
 
@@ -199,6 +199,106 @@ describe('addressing', () => {
   });
 });
 
+describe('frames for several recipients', () => {
+  const framers = (options: Partial<FramingOptions> = {}) =>
+    [1, 2, 3, 4].map((id) => new Framer(CLUSTER, id, { maxFrameBytes: 1 << 20, ...options }));
+
+  for (const [name, options] of [
+    ['plain', {}],
+    ['with a key', { key: 'cluster secret' }],
+  ] as const) {
+    it(`gives each named node the message addressed to itself; others pass it over (${name})`, () => {
+      const [leader, b, c, d] = framers(options);
+      const rng = new SeededRandom(99);
+      for (let i = 0; i < 50; i++) {
+        const sent = randomMessage(rng, 1, 2);
+        const frame = leader!.encodeMulticast(sent, [3, 2])!;
+        expect(frame).toBeDefined();
+        expectSameMessage(b!.decode(frame), { ...sent, to: 2 });
+        expectSameMessage(c!.decode(frame), { ...sent, to: 3 });
+        expect(d!.decode(frame)).toBeUndefined();
+        expect(leader!.decode(frame)).toBeUndefined();
+      }
+      for (const f of [b, c, d, leader]) onlyDrop(f!.drops, 'malformed', 0);
+      expect(d!.othersFrames).toBe(50);
+      expect(leader!.othersFrames).toBe(50);
+    });
+  }
+
+  it('counts its frames in each recipient\'s sequence, with the frames for it alone', () => {
+    const [leader, b, c] = framers({ key: 'k' });
+    const frames = [
+      leader!.encode(heartbeat(1, 2))[0]!,
+      leader!.encodeMulticast(heartbeat(1, 2), [2, 3])!,
+      leader!.encode(heartbeat(1, 3))[0]!,
+      leader!.encodeMulticast(heartbeat(1, 3), [3, 2])!,
+    ];
+    expect(parseFrame(frames[1]!)!.recipients).toEqual([
+      { to: 2, sequence: 2 },
+      { to: 3, sequence: 1 },
+    ]);
+    expect(parseFrame(frames[3]!)!.recipients).toEqual([
+      { to: 3, sequence: 3 },
+      { to: 2, sequence: 3 },
+    ]);
+    expect(feed(b!, frames)).toHaveLength(3);
+    expect(feed(c!, frames)).toHaveLength(3);
+    // Replayed, in any order, nothing comes out again.
+    expect(feed(b!, [...frames].reverse())).toHaveLength(0);
+    expect(feed(c!, frames)).toHaveLength(0);
+    expect(b!.drops.replayed).toBe(3);
+    expect(c!.drops.replayed).toBe(3);
+    // Each saw the other's frame twice.
+    expect(b!.drops.wrongNode).toBe(2);
+    expect(c!.drops.wrongNode).toBe(2);
+  });
+
+  it('with a key, drops a frame for several with any byte of it changed as badMac', () => {
+    const [leader, b] = framers({ key: 'k' });
+    const frame = leader!.encodeMulticast(heartbeat(1, 2), [2, 3])!;
+    let n = 0;
+    for (let at = 0; at < frame.length; at++) {
+      const bent = frame.slice();
+      bent[at]! ^= 0x01;
+      const m = b!.decode(bent);
+      expect(m).toBeUndefined();
+      n++;
+    }
+    // Bends of the recipient list that leave node 2 out are passed over unread; every other bend is badMac.
+    expect(b!.drops.badMac + b!.othersFrames).toBe(n);
+    expect(b!.drops.badMac).toBeGreaterThan(n - 20);
+    expect(b!.decode(frame)).toBeDefined();
+  });
+
+  it('drops a frame for several whose message is addressed to someone (not 0), or from another node, as malformed', () => {
+    const [, b] = framers();
+    const sender = { clusterId: text.encode(CLUSTER), from: 1, sessionHigh: 5, sessionLow: 6 };
+    const recipients = [
+      { to: 2, sequence: 1 },
+      { to: 3, sequence: 1 },
+    ];
+    expect(b!.decode(buildMulticastFrame(sender, recipients, encodeMessage(heartbeat(1, 2)), undefined))).toBeUndefined();
+    expect(b!.decode(buildMulticastFrame(sender, recipients, encodeMessage({ ...heartbeat(4, 2), to: 0 }), undefined))).toBeUndefined();
+    onlyDrop(b!.drops, 'malformed', 2);
+    expect(b!.decode(buildMulticastFrame(sender, recipients, encodeMessage({ ...heartbeat(1, 2), to: 0 }), undefined))).toMatchObject({ to: 2, from: 1 });
+  });
+
+  it('returns undefined when one frame cannot hold the message, and refuses recipient lists it cannot write', () => {
+    const big = messageOfSize(1, 2, 1000);
+    const small = new Framer(CLUSTER, 1, { maxFrameBytes: 900 });
+    expect(small.encodeMulticast(big, [2, 3])).toBeUndefined();
+    // It used no sequence numbers: the next frame to 2 is its first.
+    expect(parseFrame(small.encode(heartbeat(1, 2))[0]!)!.sequence).toBe(1);
+    const [leader] = framers();
+    expect(() => leader!.encodeMulticast(heartbeat(), [2])).toThrow(RangeError);
+    expect(() => leader!.encodeMulticast(heartbeat(), Array.from({ length: 256 }, (_, i) => i + 2))).toThrow(RangeError);
+    expect(() => leader!.encodeMulticast(heartbeat(), [2, 2])).toThrow(ErrMalformedMessage);
+    expect(() => leader!.encodeMulticast(heartbeat(), [2, 0])).toThrow(ErrMalformedMessage);
+    expect(() => leader!.encodeMulticast(heartbeat(), [2, 2 ** 53])).toThrow(ErrMalformedMessage);
+    expect(() => new Framer(CLUSTER, 1, { maxFrameBytes: 1 << 20, maxMessageBytes: 100 }).encodeMulticast(big, [2, 3])).toThrow(ErrMessageTooLarge);
+  });
+});
+
 describe('authentication', () => {
   const key = 'a per-cluster secret';
 
@@ -291,7 +391,8 @@ describe('malformed input', () => {
       expect(receiver.decode(bad as unknown as Uint8Array)).toBeUndefined();
       n++;
     }
-    expect(receiver.drops.malformed + receiver.drops.wrongCluster + receiver.drops.wrongNode).toBe(n);
+    // Junk whose count byte says "several recipients, not node 2" is passed over, not dropped.
+    expect(receiver.drops.malformed + receiver.drops.wrongCluster + receiver.drops.wrongNode + receiver.othersFrames).toBe(n);
   });
 
   it('drops a frame with a garbage payload, unknown flags, another version, or ids past 2^53', () => {
@@ -301,11 +402,11 @@ describe('malformed input', () => {
     const bad: Uint8Array[] = [writeFrame(envelope, undefined, Uint8Array.of(0xff, 0xff, 0xff), undefined)];
     const flags = good.slice();
     flags[3] = 0x04;
-    // Version 1 (before session and sequence) and a future version 3.
+    // Version 2 (one addressee, before frames for several) and a future version 4.
     const version = good.slice();
-    version[2] = 1;
+    version[2] = 2;
     const future = good.slice();
-    future[2] = 3;
+    future[2] = 4;
     const bigFrom = good.slice();
     bigFrom[5 + CLUSTER.length] = 0x00;
     bigFrom[6 + CLUSTER.length] = 0x20; // high word 0x00200000: 2^53

@@ -1,5 +1,5 @@
 // A seeded fuzz loop, bounded to about a second: random messages, framed
-// with random limits, then bent (bytes flipped, frames cut, lost,
+// with random limits (some as one frame for several nodes), then bent (bytes flipped, frames cut, lost,
 // duplicated, reordered, mixed with junk and with other messages' chunks).
 // Whatever happens, decode never throws, never delivers to another node,
 // keeps within its memory bound, and with a key delivers only what was sent,
@@ -37,7 +37,11 @@ function run(seed: number, key: string | undefined): { iterations: number; deliv
     // Chunks of at least 8 bytes: a clean message (at most ~2 KiB) always fits the reassembly bound.
     const maxFrameBytes = rng.int(3) === 0 ? 1 << 20 : least + 7 + rng.int(600);
     const sender = new Framer(CLUSTER, message.from, { maxFrameBytes, ...(key && { key }) });
-    const original = sender.encode(message);
+    // A third of the messages go out as one frame for several nodes: naming
+    // node 2 among others when it is the addressee, or only others.
+    const recipients = to === 2 ? shuffle(rng, [2, 3, 4].slice(0, 2 + rng.int(2))) : [3, 4];
+    const multicast = rng.int(3) === 0 ? sender.encodeMulticast(message, recipients) : undefined;
+    const original = multicast !== undefined ? [multicast] : sender.encode(message);
     const hex = Buffer.from(encodeMessage(message)).toString('hex');
     if (to === 2) sent.add(hex);
     sentTimes.set(hex, (sentTimes.get(hex) ?? 0) + 1);

@@ -134,10 +134,22 @@ export class LoopbackBus {
     });
     return Promise.resolve();
   }
+
+  /** Delivers to every node on the bus, the sender too (its framer must pass over what does not name it). */
+  routeAll(frame: Uint8Array): Promise<void> {
+    const targets = [...this.inboxes.values()].flatMap((set) => [...set]);
+    setImmediate(() => {
+      for (const deliver of targets) deliver(frame);
+    });
+    return Promise.resolve();
+  }
 }
 
 export interface PublishCall {
+  /** 0 for a publication to all. */
   to: number;
+  /** The nodes a publication to all named; absent for a publication to one. */
+  recipients?: readonly number[];
   frames: Uint8Array[];
   /** What the base said: some message among the frames was split into chunks. */
   chunked: boolean;
@@ -174,6 +186,14 @@ export class LoopbackTransport extends FramedTransport {
     if (fault === 'throw') throw new Error(`publish to ${to} exploded`);
     if (fault === 'reject') return Promise.reject(new Error(`publish to ${to} refused`));
     return this.bus.route(to, frames);
+  }
+
+  protected override publishToAll(recipients: readonly number[], frame: Uint8Array): Promise<void> {
+    this.publishes.push({ to: 0, recipients: [...recipients], frames: [frame], chunked: false });
+    const fault = this.publishFault?.(0);
+    if (fault === 'throw') throw new Error('publish to all exploded');
+    if (fault === 'reject') return Promise.reject(new Error('publish to all refused'));
+    return this.bus.routeAll(frame);
   }
 
   protected async disconnect(): Promise<void> {

@@ -364,9 +364,10 @@ describe('invalid framing options', () => {
 });
 
 describe('frame overhead', () => {
-  it('is 41+L bytes for a whole frame and 61+L for a chunk, plus 32 with a key', () => {
-    expect(frameLength(CLUSTER.length, false, false, 0)).toBe(41 + CLUSTER.length);
-    expect(frameLength(CLUSTER.length, true, false, 0)).toBe(61 + CLUSTER.length);
-    expect(frameLength(CLUSTER.length, true, true, 0)).toBe(93 + CLUSTER.length);
+  it('is 42+L bytes for a whole frame and 62+L for a chunk, plus 32 with a key, plus 16 per further recipient', () => {
+    expect(frameLength(CLUSTER.length, false, false, 0)).toBe(42 + CLUSTER.length);
+    expect(frameLength(CLUSTER.length, true, false, 0)).toBe(62 + CLUSTER.length);
+    expect(frameLength(CLUSTER.length, true, true, 0)).toBe(94 + CLUSTER.length);
+    expect(frameLength(CLUSTER.length, false, true, 0, 4)).toBe(42 + 3 * 16 + 32 + CLUSTER.length);
   });
 });
