@@ -11,5 +11,5 @@ export {
   HEADER_ROOM_BYTES,
   maxFrameBytesFor,
 } from './nats-transport.js';
-export { natsSubject, clusterToken, SUBJECT_PREFIX } from './subject.js';
+export { natsSubject, clusterSubject, clusterToken, SUBJECT_PREFIX } from './subject.js';
 export { ErrNatsUnavailable, ErrNatsPayloadTooLarge } from './errors.js';

@@ -1,7 +1,11 @@
 // Raft over NATS core pub/sub. Each node subscribes to its own subject,
 // raftbus.<cluster>.<node>; sending is a publish of each frame to the
-// addressee's subject. The framing base class turns messages into frames
-// (chunks no larger than the server's max_payload, optional HMAC) and back.
+// addressee's subject. A message sent alike to several nodes (a leader's
+// appends and heartbeats) is published once, as one frame naming them, to
+// raftbus.<cluster>.all, which every node also subscribes to: the server
+// fans it out, instead of the leader encoding and writing it per follower.
+// The framing base class turns messages into frames (chunks no larger than
+// the server's max_payload, optional HMAC) and back.
 //
 // Core NATS is at-most-once: a frame published while no subscriber listens,
 // or while the connection is down, is gone. Raft retries what matters, so
@@ -18,7 +22,7 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import { ErrNatsPayloadTooLarge, ErrNatsUnavailable } from './errors.js';
-import { clusterToken, nodeSubject } from './subject.js';
+import { clusterSubject, clusterToken, nodeSubject } from './subject.js';
 
 /** Where log lines about the connection go; any core Logger fits. */
 export type NatsTransportLogger = Pick<Logger, 'debug' | 'info' | 'warning' | 'error'>;
@@ -42,6 +46,13 @@ export type NatsTransportOptions = (NatsClientOptions | NatsSharedConnection) &
   Partial<FramingOptions> & {
     /** Default: the core's logger (getLogger()). */
     logger?: NatsTransportLogger;
+    /**
+     * Default true: publish a message sent alike to several nodes once, to
+     * the cluster's subject (see the file's head). False: one publication
+     * per addressee. Either way the node listens on the cluster's subject,
+     * so nodes with either setting work together.
+     */
+    multicast?: boolean;
   };
 
 /** NATS's own default max_payload, assumed until a server says otherwise. */
@@ -63,6 +74,9 @@ export const NATS_CLIENT_DEFAULTS = {
   // about 30 s rather than the client's default of 4 minutes.
   pingInterval: 10_000,
   maxPingOut: 3,
+  // A node never sends to itself: its own publications to the cluster's
+  // subject need not come back to it.
+  noEcho: true,
 } as const satisfies NodeConnectionOptions;
 
 /** How long stop() lets the client flush what was published before it closes anyway. */
@@ -85,7 +99,9 @@ interface Link {
   token: string;
   /** Subjects of the peers sent to, so that a send does not build and check one. */
   subjects: Map<number, string>;
-  sub: Subscription;
+  /** The cluster's subject, when publishing to it. */
+  all: string | undefined;
+  subs: Subscription[];
   statuses: AsyncIterable<Status>;
   /** Connected, as last reported by the client's status events. */
   online: boolean;
@@ -98,15 +114,25 @@ export class NatsTransport extends FramedTransport {
   private readonly log: NatsTransportLogger;
   private readonly maxFrameBytes: number;
   private readonly frameBytesChosen: boolean;
+  private readonly multicast: boolean;
   private link: Link | undefined;
   private logPrefix = 'transport-nats';
 
   constructor(options: NatsTransportOptions = {}) {
-    const { connection, logger, key, maxFrameBytes, maxMessageBytes, reassemblyTimeoutMs, maxReassemblyBytes, ...clientOptions } = options;
+    const { connection, logger, key, maxFrameBytes, maxMessageBytes, reassemblyTimeoutMs, maxReassemblyBytes, multicast, ...clientOptions } = options;
     // The frame size is fixed before connect(): from the connection's server
     // when we are handed one, else NATS's default, checked once connected.
     const frameBytes = maxFrameBytes ?? maxFrameBytesFor(connection?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD);
-    super({ key, maxFrameBytes: frameBytes, maxMessageBytes, reassemblyTimeoutMs, maxReassemblyBytes, orderedPerPeer: true });
+    super({
+      key,
+      maxFrameBytes: frameBytes,
+      maxMessageBytes,
+      reassemblyTimeoutMs,
+      maxReassemblyBytes,
+      orderedPerPeer: true,
+      multicast: multicast ?? true,
+    });
+    this.multicast = multicast ?? true;
     if (connection !== undefined && Object.keys(clientOptions).length > 0) {
       throw new ErrInvalidConfig(
         `transport-nats: pass either { connection } or client options, not both (got ${Object.keys(clientOptions).join(', ')})`,
@@ -121,39 +147,44 @@ export class NatsTransport extends FramedTransport {
 
   protected async connect(clusterId: string, nodeId: number, deliver: (frame: Uint8Array) => void): Promise<void> {
     const token = clusterToken(clusterId);
-    const subject = nodeSubject(token, nodeId);
+    const subjects = [nodeSubject(token, nodeId), clusterSubject(token)];
     this.logPrefix = `transport-nats ${clusterId}/${nodeId}`;
     const owned = this.shared === undefined;
     const nc = this.shared ?? (await connect({ ...NATS_CLIENT_DEFAULTS, name: `raftbus ${clusterId}/${nodeId}`, ...this.clientOptions }));
-    let sub: Subscription | undefined;
+    const subs: Subscription[] = [];
     try {
       this.checkFrameSize(nc);
       let refused: Error | undefined;
-      sub = nc.subscribe(subject, {
-        callback: (err: Error | null, msg: Msg) => {
-          if (err !== null) {
-            refused = err;
-            this.log.error(`${this.logPrefix}: subscription to ${subject} ended: ${err.message}`);
-            return;
-          }
-          // The callback runs inside the client's protocol parser: nothing may escape it.
-          try {
-            deliver(msg.data);
-          } catch (e) {
-            this.log.error(`${this.logPrefix}: message handler threw: ${String(e)}`);
-          }
-        },
-      });
-      // The round trip puts the SUB on the server before start() resolves:
+      for (const subject of subjects) {
+        subs.push(
+          nc.subscribe(subject, {
+            callback: (err: Error | null, msg: Msg) => {
+              if (err !== null) {
+                refused = err;
+                this.log.error(`${this.logPrefix}: subscription to ${subject} ended: ${err.message}`);
+                return;
+              }
+              // The callback runs inside the client's protocol parser: nothing may escape it.
+              try {
+                deliver(msg.data);
+              } catch (e) {
+                this.log.error(`${this.logPrefix}: message handler threw: ${String(e)}`);
+              }
+            },
+          }),
+        );
+      }
+      // The round trip puts the SUBs on the server before start() resolves:
       // from then on, frames published to this node reach it.
       await nc.flush();
       if (refused !== undefined) throw refused;
     } catch (e) {
       if (owned) await nc.close().catch(() => undefined);
-      else if (sub !== undefined && !nc.isClosed()) sub.unsubscribe();
+      else if (!nc.isClosed()) for (const sub of subs) sub.unsubscribe();
       throw e;
     }
-    const link: Link = { nc, owned, token, subjects: new Map(), sub, statuses: nc.status(), online: nc.info !== undefined, stopping: false };
+    const all = this.multicast ? subjects[1] : undefined;
+    const link: Link = { nc, owned, token, subjects: new Map(), all, subs, statuses: nc.status(), online: nc.info !== undefined, stopping: false };
     this.link = link;
     void this.watch(link);
     void nc.closed().then((err) => this.onClosed(link, err));
@@ -170,19 +201,38 @@ export class NatsTransport extends FramedTransport {
     }
   }
 
+  protected override publishToAll(_recipients: readonly number[], frame: Uint8Array): Promise<void> {
+    try {
+      const link = this.usableLink();
+      if (link.all === undefined) throw new Error('transport-nats: multicast is off');
+      this.checkPayload(link.nc, frame);
+      link.nc.publish(link.all, frame);
+      return PUBLISHED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   private publishNow(to: number, frames: Uint8Array[]): void {
-    const link = this.link;
-    if (link === undefined) throw new ErrNatsUnavailable('not started');
-    const { nc } = link;
-    if (nc.isClosed()) throw new ErrNatsUnavailable('closed');
-    if (!link.online) throw new ErrNatsUnavailable('disconnected');
+    const link = this.usableLink();
     const subject = link.subjects.get(to) ?? subjectFor(link, to);
     // All or nothing: a chunk refused halfway would strand the others.
+    for (const frame of frames) this.checkPayload(link.nc, frame);
+    for (const frame of frames) link.nc.publish(subject, frame);
+  }
+
+  /** The link, when a publish can go out on it now. */
+  private usableLink(): Link {
+    const link = this.link;
+    if (link === undefined) throw new ErrNatsUnavailable('not started');
+    if (link.nc.isClosed()) throw new ErrNatsUnavailable('closed');
+    if (!link.online) throw new ErrNatsUnavailable('disconnected');
+    return link;
+  }
+
+  private checkPayload(nc: NatsConnection, frame: Uint8Array): void {
     const maxPayload = nc.info?.max_payload;
-    if (maxPayload !== undefined) {
-      for (const frame of frames) if (frame.length > maxPayload) throw new ErrNatsPayloadTooLarge(frame.length, maxPayload);
-    }
-    for (const frame of frames) nc.publish(subject, frame);
+    if (maxPayload !== undefined && frame.length > maxPayload) throw new ErrNatsPayloadTooLarge(frame.length, maxPayload);
   }
 
   protected async disconnect(): Promise<void> {
@@ -194,7 +244,7 @@ export class NatsTransport extends FramedTransport {
     const { nc } = link;
     if (nc.isClosed()) return;
     if (!link.owned) {
-      link.sub.unsubscribe();
+      for (const sub of link.subs) sub.unsubscribe();
       return;
     }
     // Drain sends what was published and closes; while the server is away

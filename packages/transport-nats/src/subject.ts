@@ -1,4 +1,6 @@
-// Where a node's frames go: one subject per node, raftbus.<cluster>.<node>.
+// Where a node's frames go: one subject per node, raftbus.<cluster>.<node>,
+// and one every node of the cluster listens to, raftbus.<cluster>.all, for
+// frames naming several nodes.
 // A cluster id may hold any character, but a NATS subject token may not
 // contain '.', whitespace or the wildcards '*' and '>', and a cluster id of
 // '*' must not listen to every cluster. So the id is escaped, injectively:
@@ -37,4 +39,9 @@ export function nodeSubject(token: string, nodeId: number): string {
     throw new ErrInvalidConfig(`transport-nats: nodeId must be a positive safe integer, got ${String(nodeId)}`);
   }
   return `${SUBJECT_PREFIX}.${token}.${nodeId}`;
+}
+
+/** The subject every node of the cluster whose token is `token` subscribes to; no node subject is `all`. */
+export function clusterSubject(token: string): string {
+  return `${SUBJECT_PREFIX}.${token}.all`;
 }

@@ -8,6 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_MAX_PAYLOAD,
   NatsTransport,
+  clusterSubject,
+  clusterToken,
   maxFrameBytesFor,
   natsSubject,
   type NatsTransportLogger,
@@ -196,6 +198,51 @@ describe.skipIf(noNats !== undefined)(title('NatsTransport on a shared server', 
     const distinct = new Set(subjects);
     expect(distinct.size).toBe(2 * ids.length);
     for (const s of distinct) expect(s.split('.'), s).toHaveLength(3);
+  });
+
+  it('publishes a message sent alike to several nodes once, to the cluster subject; multicast: false, once per node', async () => {
+    // The followers' setting does not matter: every node listens on the cluster subject.
+    for (const multicast of [true, false]) {
+      const cluster = freshCluster();
+      const subjects: string[] = [];
+      const nc = await open(nats.url);
+      nc.subscribe(`raftbus.${clusterToken(cluster)}.>`, { callback: (_err, msg) => void subjects.push(msg.subject) });
+      await nc.flush();
+      const [a, b, c] = [await join(cluster, 1, { servers: nats.url, multicast }), await join(cluster, 2, { servers: nats.url, multicast: !multicast }), await join(cluster, 3, { servers: nats.url })];
+      const entries = [newEntry({ term: 2, index: 8, data: rng.bytes(300) })];
+      const append = (to: number) => newMessage({ type: MessageType.MsgApp, from: 1, to, term: 2, logTerm: 2, index: 7, commit: 7, entries });
+      a!.transport.send([append(2), append(3)]);
+      await arrived(b!, 1, 'the append to 2');
+      await arrived(c!, 1, 'the append to 3');
+      expectSame(b!.inbox[0], append(2));
+      expectSame(c!.inbox[0], append(3));
+      await waitFor(() => subjects.length >= (multicast ? 1 : 2), 5_000, 'the spy seeing the publications');
+      await sleep(100);
+      expect(subjects, `multicast: ${multicast}`).toEqual(multicast ? [clusterSubject(clusterToken(cluster))] : [natsSubject(cluster, 2), natsSubject(cluster, 3)]);
+      // The sender's own client does not echo its publication back; nothing was dropped anywhere.
+      expect(a!.inbox).toHaveLength(0);
+      for (const n of [a!, b!, c!]) expect(n.transport.stats()).toMatchObject({ dropped: 0, sendFailures: 0 });
+      expect(a!.transport.stats().sent).toBe(2);
+    }
+  });
+
+  it('on one connection shared by the nodes, each named node gets a publication to all once, and the sender passes over its own', async () => {
+    const cluster = freshCluster();
+    const nc = await open(nats.url);
+    const [a, b, c] = [await join(cluster, 1, { connection: nc }), await join(cluster, 2, { connection: nc }), await join(cluster, 3, { connection: nc })];
+    a!.transport.send([marker(1, 2, 5), marker(1, 3, 5)]);
+    b!.transport.send([marker(2, 1, 6), marker(2, 3, 6)]);
+    await arrived(c!, 2, 'both heartbeats at node 3');
+    await arrived(b!, 1, 'the heartbeat at node 2');
+    await arrived(a!, 1, 'the heartbeat at node 1');
+    await sleep(100);
+    expect(c!.inbox.map((m) => [m.from, m.to])).toEqual([
+      [1, 3],
+      [2, 3],
+    ]);
+    expect(b!.inbox.map((m) => [m.from, m.to])).toEqual([[1, 2]]);
+    expect(a!.inbox.map((m) => [m.from, m.to])).toEqual([[2, 1]]);
+    for (const n of [a!, b!, c!]) expect(n.transport.stats().dropped).toBe(0);
   });
 
   it('sizes frames from the server of a connection it is handed, and leaves that connection open', async () => {
