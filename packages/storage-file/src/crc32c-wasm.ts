@@ -143,12 +143,24 @@ function crc32cModuleBytes(): Uint8Array {
   ]);
 }
 
+/** The CRC-32C loop in WebAssembly, over input copied into its memory. */
+export interface WasmCrc32c {
+  /** Extends `crc` over `bytes`, copied in a window at a time. */
+  crc(bytes: Uint8Array, crc: number): number;
+  /** Bytes one stage() holds. */
+  readonly windowBytes: number;
+  /** Copies `bytes[start, end)` (at most windowBytes) in, replacing what was staged. */
+  stage(bytes: Uint8Array, start: number, end: number): void;
+  /** Extends `crc` over `length` staged bytes from `offset` (relative to the staged start): no copy. */
+  stagedCrc(offset: number, length: number, crc: number): number;
+}
+
 /**
- * A CRC-32C function running in WebAssembly over `tables` (crc32c.ts's
+ * The CRC-32C loop running in WebAssembly over `tables` (crc32c.ts's
  * sixteen tables, table k at k * 256), or undefined where WebAssembly is
  * not available or refuses the module.
  */
-export function wasmCrc32c(tables: Uint32Array): ((bytes: Uint8Array, crc: number) => number) | undefined {
+export function wasmCrc32c(tables: Uint32Array): WasmCrc32c | undefined {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   if (api === undefined) return undefined;
   let crc: (p: number, n: number, c: number) => number;
@@ -164,12 +176,21 @@ export function wasmCrc32c(tables: Uint32Array): ((bytes: Uint8Array, crc: numbe
   // WebAssembly memory is little-endian whatever the host's order.
   const view = new DataView(memory.buffer);
   for (let i = 0; i < tables.length; i++) view.setUint32(4 * i, tables[i]!, true);
-  return (bytes, c) => {
-    for (let at = 0; at < bytes.length; at += WINDOW_BYTES) {
-      const part = bytes.subarray(at, Math.min(bytes.length, at + WINDOW_BYTES));
-      memory.set(part, TABLE_BYTES);
-      c = crc(TABLE_BYTES, part.length, c) >>> 0;
-    }
-    return c;
+  return {
+    crc(bytes, c) {
+      for (let at = 0; at < bytes.length; at += WINDOW_BYTES) {
+        const part = bytes.subarray(at, Math.min(bytes.length, at + WINDOW_BYTES));
+        memory.set(part, TABLE_BYTES);
+        c = crc(TABLE_BYTES, part.length, c) >>> 0;
+      }
+      return c;
+    },
+    windowBytes: WINDOW_BYTES,
+    stage(bytes, start, end) {
+      memory.set(bytes.subarray(start, end), TABLE_BYTES);
+    },
+    stagedCrc(offset, length, c) {
+      return crc(TABLE_BYTES + offset, length, c) >>> 0;
+    },
   };
 }

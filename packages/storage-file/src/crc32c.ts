@@ -43,20 +43,64 @@ const T = CRC32C_TABLES;
  * so a checksum can span several buffers without concatenating them.
  */
 export function crc32c(bytes: Uint8Array, crc = 0): number {
-  if (wasm !== undefined && bytes.length >= WASM_MIN_BYTES) return wasm(bytes, crc);
+  if (wasm !== undefined && bytes.length >= WASM_MIN_BYTES) return wasm.crc(bytes, crc);
   return crc32cJs(bytes, crc);
+}
+
+/**
+ * The CRC-32C (from 0) of each range `bytes[bounds[2k], bounds[2k+1])`,
+ * k < count, into `out[k]`: what crc32c gives for each range's subarray,
+ * without a view or a copy per range. A WAL batch checksums each of its
+ * records; in WebAssembly the batch is copied in a window at a time and
+ * each record checksummed where it lies. Ranges must come in increasing
+ * order, and not overlap.
+ */
+export function crc32cRanges(bytes: Uint8Array, bounds: ArrayLike<number>, count: number, out: Uint32Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  /** The staged window, as offsets into `bytes`. */
+  let staged = 0;
+  let stagedEnd = 0;
+  for (let k = 0; k < count; k++) {
+    const start = bounds[2 * k]!;
+    const end = bounds[2 * k + 1]!;
+    const n = end - start;
+    if (wasm === undefined || n < WASM_MIN_BYTES) {
+      out[k] = crc32cJsRange(bytes, view, start, end, 0);
+    } else if (n > wasm.windowBytes) {
+      out[k] = wasm.crc(bytes.subarray(start, end), 0);
+    } else {
+      if (start < staged || end > stagedEnd) {
+        staged = start;
+        stagedEnd = Math.min(bytes.length, start + wasm.windowBytes);
+        wasm.stage(bytes, staged, stagedEnd);
+      }
+      out[k] = wasm.stagedCrc(start - staged, n, 0);
+    }
+  }
+}
+
+/** crc32c of `bytes[start, end)` in JavaScript, without a view: for short ranges such as a record header. */
+export function crc32cAt(bytes: Uint8Array, start: number, end: number, crc = 0): number {
+  let c = ~crc >>> 0;
+  for (let i = start; i < end; i++) c = T[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 /** crc32c in JavaScript alone (short inputs, and where WebAssembly is missing). */
 export function crc32cJs(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  let i = 0;
   const n = bytes.length;
+  // A DataView reads words at any byte offset; a record header (12 bytes)
+  // does not pay for one.
+  return n >= STRIDE ? crc32cJsRange(bytes, new DataView(bytes.buffer, bytes.byteOffset, n), 0, n, crc) : crc32cAt(bytes, 0, n, crc);
+}
+
+/** crc32cJs over `bytes[start, end)`, `view` being a DataView of all of `bytes`. */
+function crc32cJsRange(bytes: Uint8Array, v: DataView, start: number, stop: number, crc: number): number {
+  let c = ~crc >>> 0;
+  let i = start;
+  const n = stop - start;
   if (n >= STRIDE) {
-    // A DataView reads words at any byte offset; a record header (12 bytes)
-    // does not pay for one.
-    const v = new DataView(bytes.buffer, bytes.byteOffset, n);
-    const end = n - (n % STRIDE);
+    const end = start + n - (n % STRIDE);
     while (i < end) {
       const a = v.getUint32(i, true) ^ c;
       const b = v.getUint32(i + 4, true);
@@ -82,6 +126,6 @@ export function crc32cJs(bytes: Uint8Array, crc = 0): number {
       i += STRIDE;
     }
   }
-  while (i < n) c = T[(c ^ bytes[i++]!) & 0xff]! ^ (c >>> 8);
+  while (i < stop) c = T[(c ^ bytes[i++]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }

@@ -36,7 +36,7 @@ import {
   type Entry,
   type SnapshotMetadata,
 } from '@raftbus/core';
-import { crc32c } from './crc32c.js';
+import { crc32c, crc32cAt, crc32cRanges } from './crc32c.js';
 
 export const WAL_DIR = 'wal';
 export const WAL_MAGIC = Uint8Array.from(Buffer.from('RBUSWAL\n', 'latin1'));
@@ -187,15 +187,15 @@ export function recordsSize(records: readonly RecordOut[]): number {
   return n;
 }
 
-/** Writes the header of a record whose payload is already at `at + RECORD_HEADER_SIZE` in `out`. */
-function encodeHeader(out: Uint8Array, v: DataView, at: number, type: RecordType, payload: Uint8Array): void {
-  v.setUint32(at, payload.length, true);
+/** Writes the header of a record of `length` payload bytes whose checksum is `payloadCrc`. */
+function encodeHeader(out: Uint8Array, v: DataView, at: number, type: RecordType, length: number, payloadCrc: number): void {
+  v.setUint32(at, length, true);
   out[at + 4] = type;
   out[at + 5] = 0;
   out[at + 6] = 0;
   out[at + 7] = 0;
-  v.setUint32(at + 8, crc32c(payload), true);
-  v.setUint32(at + 12, crc32c(out.subarray(at, at + 12)), true);
+  v.setUint32(at + 8, payloadCrc, true);
+  v.setUint32(at + 12, crc32cAt(out, at, at + 12), true);
 }
 
 /** Frames `records` into `out` at `at`; returns the offset after them. */
@@ -203,7 +203,7 @@ export function encodeRecords(records: readonly RecordOut[], out: Uint8Array, at
   const v = viewOf(out);
   for (const r of records) {
     out.set(r.payload, at + RECORD_HEADER_SIZE);
-    encodeHeader(out, v, at, r.type, r.payload);
+    encodeHeader(out, v, at, r.type, r.payload.length, crc32c(r.payload));
     at += RECORD_HEADER_SIZE + r.payload.length;
   }
   return at;
@@ -244,11 +244,21 @@ export function frameRecords(before: readonly RecordOut[], entries: readonly Ent
   const bytes = unzeroedBytes(body + COMMIT_RECORD_SIZE);
   const v = viewOf(bytes);
   let at = encodeRecords(before, bytes, 0);
-  for (let i = 0; i < entries.length; i++) {
+  // The entries first, each after room for its header; then their
+  // checksums, all in one pass over the batch (crc32cRanges); then the headers.
+  const n = entries.length;
+  const bounds = new Array<number>(2 * n);
+  for (let i = 0; i < n; i++) {
     const start = at + RECORD_HEADER_SIZE;
-    const end = encodeEntryInto(entries[i]!, bytes, start);
-    encodeHeader(bytes, v, at, RecordType.Entry, bytes.subarray(start, end));
-    at = end;
+    at = encodeEntryInto(entries[i]!, bytes, start);
+    bounds[2 * i] = start;
+    bounds[2 * i + 1] = at;
+  }
+  const crcs = new Uint32Array(n);
+  crc32cRanges(bytes, bounds, n, crcs);
+  for (let i = 0; i < n; i++) {
+    const start = bounds[2 * i]!;
+    encodeHeader(bytes, v, start - RECORD_HEADER_SIZE, RecordType.Entry, bounds[2 * i + 1]! - start, crcs[i]!);
   }
   at = encodeRecords(after, bytes, at);
   return { bytes, body: at, count: before.length + entries.length + after.length };
@@ -277,7 +287,7 @@ const KNOWN_TYPES = new Set<number>([
 export function readRecord(buf: Uint8Array, at: number): RecordRead {
   if (buf.length - at < RECORD_HEADER_SIZE) return { kind: 'cut', reason: 'record header cut short' };
   const v = viewOf(buf);
-  if (v.getUint32(at + 12, true) !== crc32c(buf.subarray(at, at + 12))) {
+  if (v.getUint32(at + 12, true) !== crc32cAt(buf, at, at + 12)) {
     return { kind: 'bad-header', reason: 'record header checksum mismatch' };
   }
   const type = buf[at + 4]!;
