@@ -157,23 +157,13 @@ export abstract class FramedTransport implements Transport {
     // few peers, so finding a batch by scanning costs less than a Map.
     const batches: Batch[] = [];
     for (const message of messages) {
-      let frames: Uint8Array[];
-      try {
-        frames = joined.framer.encode(message);
-      } catch {
-        // Unencodable or too large: the message's fault, not the peer's.
-        this.#sendFailures++;
-        continue;
-      }
+      const frames = this.#framesOf(joined, message);
+      if (frames === undefined) continue;
       let batch: Batch | undefined;
       for (const b of batches) if (b.to === message.to) batch = b;
-      if (batch === undefined) {
-        // The framer's array is ours: it becomes the batch.
-        batches.push({ to: message.to, frames, messages: 1 });
-      } else {
-        for (const frame of frames) batch.frames.push(frame);
-        batch.messages++;
-      }
+      // The framer's array is ours: it becomes the batch.
+      if (batch === undefined) batches.push({ to: message.to, frames, messages: 1 });
+      else addFrames(batch, frames);
     }
     for (const batch of batches) this.#publishBatch(joined, batch.to, batch.frames, batch.messages);
   }
@@ -277,22 +267,26 @@ export abstract class FramedTransport implements Transport {
         }
         for (const j of alike) state[j] = 2;
       }
-      let frames: Uint8Array[];
-      try {
-        frames = joined.framer.encode(message);
-      } catch {
-        this.#sendFailures++;
-        continue;
-      }
+      const frames = this.#framesOf(joined, message);
+      if (frames === undefined) continue;
       if (run !== undefined && run.to === message.to) {
-        for (const frame of frames) run.frames.push(frame);
-        run.messages++;
+        addFrames(run, frames);
       } else {
         flush();
         run = { to: message.to, frames, messages: 1 };
       }
     }
     flush();
+  }
+
+  /** The message's frames; undefined, counted as a send failure, when it is unencodable or too large (its fault, not the peer's). */
+  #framesOf(joined: Joined, message: Message): Uint8Array[] | undefined {
+    try {
+      return joined.framer.encode(message);
+    } catch {
+      this.#sendFailures++;
+      return undefined;
+    }
   }
 
   #publishToAll(joined: Joined, recipients: number[], frame: Uint8Array): void {
@@ -358,6 +352,11 @@ export abstract class FramedTransport implements Transport {
   #addEarlierDrops(d: FrameDropStats): void {
     for (const k of Object.keys(d) as (keyof FrameDropStats)[]) this.#earlierDrops[k] += d[k];
   }
+}
+
+function addFrames(batch: Batch, frames: Uint8Array[]): void {
+  for (const frame of frames) batch.frames.push(frame);
+  batch.messages++;
 }
 
 /** How far past a message send() looks for alike ones: a Ready's messages to its peers sit close together. */
