@@ -109,9 +109,7 @@ export class Framer {
     if (!isNodeId(message.from) || !isNodeId(message.to)) {
       throw new ErrMalformedMessage(`framing: node ids must be safe non-negative integers (from ${message.from}, to ${message.to})`);
     }
-    if (payloadLength > this.options.maxMessageBytes) {
-      throw new ErrMessageTooLarge(`framing: message is ${payloadLength} bytes encoded; maxMessageBytes is ${this.options.maxMessageBytes}`);
-    }
+    this.checkMessageBytes(payloadLength);
     const { key, maxFrameBytes } = this.options;
     if (frameLength(this.clusterIdBytes.length, false, key !== undefined, payloadLength) <= maxFrameBytes) {
       if (key === undefined) {
@@ -157,9 +155,7 @@ export class Framer {
     const headroom = headerLength(this.clusterIdBytes.length, false, count);
     const encoded = encodeMessageWithHeadroom({ ...message, to: 0 }, headroom);
     const payloadLength = encoded.length - headroom;
-    if (payloadLength > this.options.maxMessageBytes) {
-      throw new ErrMessageTooLarge(`framing: message is ${payloadLength} bytes encoded; maxMessageBytes is ${this.options.maxMessageBytes}`);
-    }
+    this.checkMessageBytes(payloadLength);
     const { key, maxFrameBytes } = this.options;
     if (frameLength(this.clusterIdBytes.length, false, key !== undefined, payloadLength, count) > maxFrameBytes) return undefined;
     const addressed: Recipient[] = [];
@@ -229,6 +225,12 @@ export class Framer {
         if (m === undefined) this.reassembly.refuseCompleted(parsed.from, chunk.messageId, now);
         return m;
       }
+    }
+  }
+
+  private checkMessageBytes(payloadLength: number): void {
+    if (payloadLength > this.options.maxMessageBytes) {
+      throw new ErrMessageTooLarge(`framing: message is ${payloadLength} bytes encoded; maxMessageBytes is ${this.options.maxMessageBytes}`);
     }
   }
 
