@@ -35,8 +35,7 @@ const utf8 = new TextEncoder();
 /** Encodes messages into frames and decodes frames back, for one node of one cluster. Pure, no I/O. */
 export class Framer {
   readonly drops: FrameDropStats = emptyDropStats();
-  /** Frames for several other nodes, passed over unread: a bus that publishes to all shows them to every node. Not drops. */
-  othersFrames = 0;
+  private passedOver = 0;
   private readonly options: ResolvedFramingOptions;
   private readonly clusterIdBytes: Uint8Array;
   /** Payload bytes a chunk frame can carry within maxFrameBytes. */
@@ -90,6 +89,11 @@ export class Framer {
   /** Chunked messages waiting for more chunks. */
   get pendingMessages(): number {
     return this.reassembly.pendingMessages;
+  }
+
+  /** Frames for several other nodes, passed over unread: a bus that publishes to all shows them to every node. Not drops. */
+  get othersFrames(): number {
+    return this.passedOver;
   }
 
   /** (sender, session) pairs whose frames are remembered for replay detection (0 without a key). */
@@ -185,7 +189,7 @@ export class Framer {
     if (!this.reassembly.idle) this.reassembly.expire((now ??= Date.now()));
     if (!(frame instanceof Uint8Array)) return this.drop('malformed');
     if (namesOthersOnly(frame, this.nodeId)) {
-      this.othersFrames++;
+      this.passedOver++;
       return undefined;
     }
     const { key } = this.options;
