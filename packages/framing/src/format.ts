@@ -120,6 +120,11 @@ export function isNodeId(v: number): boolean {
   return Number.isSafeInteger(v) && v >= 0;
 }
 
+/** A node a frame for several may name: a node id other than 0. */
+export function isRecipientId(v: number): boolean {
+  return isNodeId(v) && v !== 0;
+}
+
 /**
  * One frame. With `key`, the frame ends with the HMAC-SHA256 of everything
  * before it. The caller guarantees ids are safe non-negative integers and

@@ -12,7 +12,7 @@ import {
 } from '@raftbus/core';
 import { ErrAlreadyStarted } from './errors.js';
 import { Framer } from './framer.js';
-import { MAX_CLUSTER_ID_BYTES, MAX_RECIPIENTS, MAX_U32, frameLength, sameBytes } from './format.js';
+import { MAX_CLUSTER_ID_BYTES, MAX_RECIPIENTS, MAX_U32, frameLength, isRecipientId, sameBytes } from './format.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, resolveFramingOptions, type FramingOptions } from './options.js';
 import { emptyDropStats, totalDrops, type FrameDropStats } from './stats.js';
 
@@ -246,7 +246,7 @@ export abstract class FramedTransport implements Transport {
       if (state[i] === 1) continue;
       const message = messages[i]!;
       // Only to real node ids: a message to a bad one fails alone.
-      const alike = state[i] === 0 && message.to > 0 && Number.isSafeInteger(message.to) ? alikeAfter(messages, i, state) : [];
+      const alike = state[i] === 0 && isRecipientId(message.to) ? alikeAfter(messages, i, state) : [];
       if (alike.length > 0) {
         const recipients = [message.to];
         for (const j of alike) recipients.push(messages[j]!.to);
@@ -377,7 +377,7 @@ function alikeAfter(messages: readonly Message[], i: number, state: Uint8Array):
     if (state[j] === 1) continue;
     const m = messages[j]!;
     const to = m.to;
-    const free = to !== first.to && to > 0 && Number.isSafeInteger(to) && (passed === undefined || !passed.includes(to)) && !alike.some((k) => messages[k]!.to === to);
+    const free = to !== first.to && isRecipientId(to) && (passed === undefined || !passed.includes(to)) && !alike.some((k) => messages[k]!.to === to);
     if (free && state[j] === 0 && sameButTo(first, m)) alike.push(j);
     else (passed ??= []).push(to);
   }

@@ -15,6 +15,7 @@ import {
   hasClusterId,
   headerLength,
   isNodeId,
+  isRecipientId,
   macOf,
   namesOthersOnly,
   parseFrame,
@@ -149,7 +150,7 @@ export class Framer {
     }
     for (let i = 0; i < count; i++) {
       const to = recipients[i]!;
-      if (!isNodeId(to) || to === 0 || recipients.indexOf(to) !== i) {
+      if (!isRecipientId(to) || recipients.indexOf(to) !== i) {
         throw new ErrMalformedMessage(`framing: recipients must be distinct positive safe integers (got ${recipients.join(', ')})`);
       }
     }
