@@ -17,10 +17,10 @@ import {
   type KafkaTransportOptions,
   type ResolvedTopicOptions,
 } from './options.js';
-import { PeerSender } from './peer-sender.js';
+import { PeerSender, STALL_MS } from './peer-sender.js';
 import { PARTITION, topicName } from './topic-name.js';
 import { TopicReceiver } from './topic-receiver.js';
-import { bounded, errorText } from './util.js';
+import { bounded, errorText, within } from './util.js';
 
 /** What one start() made; stop() (or a failed start) releases it. */
 interface Session {
@@ -170,6 +170,11 @@ export class KafkaTransport extends FramedTransport {
     if (this.session === session) this.session = undefined;
     const stopped = new Error('kafka: transport stopped');
     for (const peer of session.peers.values()) peer.close(stopped);
+    // Requests in flight finish first: kafkajs retries a request that a
+    // disconnect cut off, and the retry connects again, a socket that
+    // nothing closes (it keeps the process alive). A broker that does not
+    // answer is not waited for past STALL_MS.
+    await within(STALL_MS, Promise.all([...session.peers.values()].map((peer) => peer.idle())));
     const clients: [string, () => Promise<void>][] = [
       ['consumer', () => session.receiver?.stop() ?? Promise.resolve()],
       ['producer', () => bounded(session.producer.disconnect())],

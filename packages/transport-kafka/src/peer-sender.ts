@@ -59,7 +59,8 @@ export class PeerSender {
   private queuedBytes = 0;
   /** Taken from the queue, being sent. */
   private inFlight: Queued[] = [];
-  private flushing = false;
+  /** The flush under way, if any: it sends until the queue is empty. */
+  private flushing: Promise<void> | undefined;
   /** The broker has not answered a call within STALL_MS; cleared by its answer. */
   private stalled = false;
   /** The topic is known to exist: its node has started at least once. */
@@ -85,18 +86,20 @@ export class PeerSender {
       const bytes = frames.reduce((n, f) => n + f.byteLength, 0);
       this.queue.push(new Queued(frames, bytes, resolve, reject));
       this.queuedBytes += bytes;
-      if (!this.flushing) {
-        this.flushing = true;
-        // After the caller's synchronous burst of sends, so that it goes out as one request.
-        queueMicrotask(() => void this.flush());
-      }
+      // After the caller's synchronous burst of sends, so that it goes out as one request.
+      this.flushing ??= Promise.resolve().then(() => this.flush());
     });
   }
 
-  /** Fails what waits and refuses what comes; a request in flight finishes on its own. */
+  /** Fails what waits and refuses what comes; a request in flight finishes on its own (see idle()). */
   close(error: Error): void {
     this.closed = error;
     this.rejectQueued(error);
+  }
+
+  /** Resolves once no request of this sender is in flight; never rejects. */
+  idle(): Promise<void> {
+    return this.flushing ?? Promise.resolve();
   }
 
   private async flush(): Promise<void> {
@@ -115,7 +118,7 @@ export class PeerSender {
       }
     } finally {
       this.inFlight = [];
-      this.flushing = false;
+      this.flushing = undefined;
     }
   }
 

@@ -12,6 +12,19 @@ export function bounded(p: Promise<void>): Promise<void> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Resolves when `p` settles or `ms` have passed, whichever is first; never rejects. */
+export function within(ms: number, p: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  const settled = p.then(
+    () => undefined,
+    () => undefined,
+  );
+  return Promise.race([settled, timeout]).finally(() => clearTimeout(timer));
+}
+
 export function errorText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }

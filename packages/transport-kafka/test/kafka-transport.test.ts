@@ -3,6 +3,7 @@
 // snapshots chunked below the broker's record-batch limit, a node reading
 // from where it started, and a client the application owns.
 import { randomBytes } from 'node:crypto';
+import net, { type Socket } from 'node:net';
 import {
   ErrInvalidConfig,
   MessageType,
@@ -14,7 +15,7 @@ import {
   type TransportHandlers,
 } from '@raftbus/core';
 import { waitFor } from '@raftbus/testkit';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONSUMER_OPTIONS, DEFAULT_MAX_FRAME_BYTES, KafkaTransport, topicName, type KafkaTransportOptions } from '../src/index.js';
 import { deleteTopics, describeWithKafka } from './kafka-server.js';
@@ -275,6 +276,33 @@ describeWithKafka('KafkaTransport on a broker', (brokers) => {
     b.transport.send([newMessage({ type: MessageType.MsgHeartbeat, from: 2, to: 1, term: 1 })]);
     await waitFor(() => b.inbox.length >= 1 && a2.inbox.length >= 1, 10_000, 'heartbeats both ways on the shared client');
   });
+
+  it('stop() with a produce request in flight leaves no connection behind', async () => {
+    // kafkajs retries a request whose connection a disconnect closed, and the
+    // retry connects again: a producer disconnected mid-request left a socket
+    // open that nothing would ever close, and kept the process alive.
+    const sockets: Socket[] = [];
+    const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+      const socket = net.connect({ host, port }, onConnect);
+      sockets.push(socket);
+      return socket;
+    };
+    const kafka = new Kafka({ brokers, clientId: 'app', logLevel: logLevel.NOTHING, socketFactory });
+    const c = cluster();
+    const b = await node(c, 2);
+    for (let round = 0; round < 5; round++) {
+      const a = await node(c, 1, { kafka, brokers: undefined });
+      // Enough bytes that the produce request is still in flight at stop().
+      const entries = Array.from({ length: 64 }, (_, i) => newEntry({ index: i + 1, term: 1, data: randomBytes(16 * 1024) }));
+      a.transport.send([newMessage({ type: MessageType.MsgApp, from: 1, to: 2, term: 1, entries })]);
+      await new Promise((resolve) => setTimeout(resolve, round * 2));
+      await a.transport.stop();
+      started.splice(started.indexOf(a.transport), 1);
+    }
+    // Whatever kafkajs was doing when stop() resolved has had time to reconnect.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(sockets.filter((s) => !s.destroyed).map((s) => `${s.localPort} -> ${s.remotePort}`)).toEqual([]);
+  }, 60_000);
 
   it('logs nothing on a healthy broker', async () => {
     const c = cluster();
