@@ -2,7 +2,7 @@
 // raftbus:{<clusterId>}:inbox:<nodeId>; sending is an XADD of the frames to
 // the addressee's inbox, trimmed approximately to `maxlen` entries. The
 // framing base class turns messages into frames (chunks, HMAC) and back.
-import { ErrInvalidConfig, getLogger, type Logger } from '@raftbus/core';
+import { ErrInvalidConfig, getLogger, type Logger, type Message } from '@raftbus/core';
 import { FramedTransport, type FramingOptions } from '@raftbus/framing';
 import type { Pipeline, Redis, RedisOptions } from 'ioredis';
 import { connectOrClose, createRedis, emitRepliesOnArrival, untilReady, withoutQueryOptions } from './connection.js';
@@ -142,6 +142,18 @@ export class RedisTransport extends FramedTransport {
     this.joined = { clusterId, publisher, ownsPublisher: client === undefined, reader, xadds: new Map() };
   }
 
+  /**
+   * The XADDs of one send() (a leader's appends to each follower) leave in
+   * one write as soon as all are issued, not when the caller's turn ends:
+   * a node sends first and then starts its save (framing, checksums, a
+   * small write) and its applies, which would otherwise hold them back.
+   */
+  override send(messages: readonly Message[]): void {
+    super.send(messages);
+    const stream = this.joined?.publisher.stream;
+    if (stream !== undefined && stream.writableCorked > 0) stream.uncork();
+  }
+
   // Not async: a message of one frame (nearly all) costs one command and the
   // promise ioredis settles, nothing more. The XADDs are issued before
   // anything is awaited, so frames leave in the order publish() is called:
@@ -226,9 +238,9 @@ async function publishAll(publisher: Redis, xadd: XaddEncoder, frames: Uint8Arra
 }
 
 /**
- * Holds the connection's writes until the current synchronous stretch ends,
- * then sends them with one write: the XADDs of one send() (a leader's
- * appends to each follower) cost one syscall, not one each.
+ * Holds the connection's writes until send() has issued all of its XADDs
+ * (it uncorks), or else until the current synchronous stretch ends: the
+ * XADDs of one send() cost one syscall, not one each.
  */
 function corkUntilNextTick(publisher: Redis): void {
   const stream = publisher.stream;

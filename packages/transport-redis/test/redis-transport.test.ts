@@ -1,6 +1,7 @@
 // What the conformance suite cannot know about Redis: bytes stored as
 // bytes, chunks as stream entries, keys per cluster, trimming, auth, the
 // caller's own client, and surviving a Redis restart.
+import type { Socket } from 'node:net';
 import { MessageType, newConfState, newEntry, newMessage, type Message } from '@raftbus/core';
 import { Framer } from '@raftbus/framing';
 import { findRedis, redisServerBinary, SeededRandom, sleep, startPrivateRedis, waitFor, whyNo, type PrivateServer, type ServerHandle } from '@raftbus/testkit';
@@ -166,6 +167,32 @@ describe.skipIf(noRedis !== undefined)(`RedisTransport on Redis${noRedis ? ` (sk
     expect(toB[0]![1].filter((_, i) => i % 2 === 0).map(String)).toEqual(['f', 'f', 'f']);
     expect(await admin.xlen(inboxKey(cluster, 3))).toBe(1);
     expect(a.transport.stats()).toMatchObject({ sent: 5, sendFailures: 0 });
+  });
+
+  it('writes the XADDs of one send() to the socket in one write, before send() returns', async () => {
+    // A node sends, then starts its save and its applies in the same turn:
+    // its messages must not wait for those.
+    const cluster = freshCluster();
+    const mine = client(url);
+    const a = await startNode(1, cluster, { client: mine });
+    const b = await startNode(2, cluster, { url });
+    const c = await startNode(3, cluster, { url });
+    const socket = mine.stream as Socket;
+    const writes: number[] = [];
+    const writev = socket._writev!.bind(socket);
+    const write = socket._write.bind(socket);
+    socket._writev = (chunks, callback) => {
+      writes.push(chunks.length);
+      writev(chunks, callback);
+    };
+    socket._write = (chunk, encoding, callback) => {
+      writes.push(1);
+      write(chunk, encoding, callback);
+    };
+    a.transport.send([heartbeat(1, 2, 1), heartbeat(1, 3, 2)]);
+    expect(writes).toEqual([2]);
+    expect(socket.writableCorked).toBe(0);
+    await waitFor(() => b.inbox.length === 1 && c.inbox.length === 1, 10_000, 'the heartbeats at nodes 2 and 3');
   });
 
   it('fills an entry with whole messages up to maxFrameBytes of frames, then starts the next', async () => {
