@@ -70,6 +70,8 @@ export class RedisTransport extends FramedTransport {
   private readonly maxEntryBytes: number;
   private readonly log: RedisTransportLogger;
   private joined: Joined | undefined;
+  /** The publishing connection, when this send() corked it (and so uncorks it). */
+  private corked: Redis['stream'] | undefined;
 
   constructor(options: RedisTransportOptions = {}) {
     const { client, url, redis, maxlen, blockMs, readCount, logger, ...framing } = options;
@@ -150,7 +152,8 @@ export class RedisTransport extends FramedTransport {
    */
   override send(messages: readonly Message[]): void {
     super.send(messages);
-    const stream = this.joined?.publisher.stream;
+    const stream = this.corked;
+    this.corked = undefined;
     if (stream !== undefined && stream.writableCorked > 0) stream.uncork();
   }
 
@@ -166,7 +169,7 @@ export class RedisTransport extends FramedTransport {
       if (joined.ownsPublisher && publisher.status === 'end') publisher.connect().catch(() => {});
       return Promise.reject(new ErrRedisUnavailable(publisher.status));
     }
-    corkUntilNextTick(publisher);
+    if (corkUntilNextTick(publisher)) this.corked = publisher.stream;
     if (frames.length === 1) {
       const command = this.xaddTo(joined, to).command(frames[0]!);
       publisher.sendCommand(command);
@@ -240,13 +243,15 @@ async function publishAll(publisher: Redis, xadd: XaddEncoder, frames: Uint8Arra
 /**
  * Holds the connection's writes until send() has issued all of its XADDs
  * (it uncorks), or else until the current synchronous stretch ends: the
- * XADDs of one send() cost one syscall, not one each.
+ * XADDs of one send() cost one syscall, not one each. False when the
+ * connection was corked already (by an earlier call, or by its owner).
  */
-function corkUntilNextTick(publisher: Redis): void {
+function corkUntilNextTick(publisher: Redis): boolean {
   const stream = publisher.stream;
-  if (stream.writableCorked > 0) return;
+  if (stream.writableCorked > 0) return false;
   stream.cork();
   process.nextTick(() => stream.uncork());
+  return true;
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -195,6 +195,19 @@ describe.skipIf(noRedis !== undefined)(`RedisTransport on Redis${noRedis ? ` (sk
     await waitFor(() => b.inbox.length === 1 && c.inbox.length === 1, 10_000, 'the heartbeats at nodes 2 and 3');
   });
 
+  it("leaves a cork of the client's owner to its owner", async () => {
+    const cluster = freshCluster();
+    const mine = client(url);
+    const a = await startNode(1, cluster, { client: mine });
+    const b = await startNode(2, cluster, { url });
+    const socket = mine.stream as Socket;
+    socket.cork();
+    a.transport.send([heartbeat(1, 2, 1)]);
+    expect(socket.writableCorked).toBe(1);
+    socket.uncork();
+    await waitFor(() => b.inbox.length === 1, 10_000, 'the heartbeat at node 2');
+  });
+
   it('fills an entry with whole messages up to maxFrameBytes of frames, then starts the next', async () => {
     const cluster = freshCluster();
     const maxFrameBytes = 4096;
