@@ -95,6 +95,11 @@ function viewOf(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** The little-endian u32 at `at`: a record's header fields, read without a DataView per record. */
+function u32At(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
 const hex16 = (n: number) => n.toString(16).padStart(16, '0');
 
 export function segmentName(seq: number, firstIndex: number): string {
@@ -283,11 +288,15 @@ const KNOWN_TYPES = new Set<number>([
   RecordType.Commit,
 ]);
 
-/** Reads the record at `at` in `buf` (which ends where the file ends). */
-export function readRecord(buf: Uint8Array, at: number): RecordRead {
+/**
+ * Reads the record at `at` in `buf` (which ends where the file ends).
+ * `payloadCrc`, when given, is the CRC-32C of the bytes the record's header
+ * says are its payload, computed beforehand (payloadChecksums); it is used
+ * only once that header has passed its own checksum.
+ */
+export function readRecord(buf: Uint8Array, at: number, payloadCrc?: number): RecordRead {
   if (buf.length - at < RECORD_HEADER_SIZE) return { kind: 'cut', reason: 'record header cut short' };
-  const v = viewOf(buf);
-  if (v.getUint32(at + 12, true) !== crc32cAt(buf, at, at + 12)) {
+  if (u32At(buf, at + 12) !== crc32cAt(buf, at, at + 12)) {
     return { kind: 'bad-header', reason: 'record header checksum mismatch' };
   }
   const type = buf[at + 4]!;
@@ -296,12 +305,40 @@ export function readRecord(buf: Uint8Array, at: number): RecordRead {
     // writer we do not understand (a newer format): never guess.
     return { kind: 'invalid', reason: `unknown record type ${type}` };
   }
-  const len = v.getUint32(at, true);
+  const len = u32At(buf, at);
   const start = at + RECORD_HEADER_SIZE;
   if (buf.length - start < len) return { kind: 'cut', reason: 'record payload cut short' };
   const payload = buf.subarray(start, start + len);
-  if (v.getUint32(at + 8, true) !== crc32c(payload)) {
+  if (u32At(buf, at + 8) !== (payloadCrc ?? crc32c(payload))) {
     return { kind: 'bad-payload', reason: 'record checksum mismatch', end: start + len };
   }
   return { kind: 'ok', type: type as RecordType, payload, end: start + len };
+}
+
+/**
+ * The payload checksums of the chain of records from `at` on, in one pass
+ * over `buf` (crc32cRanges), for readRecord: the k-th is that of the k-th
+ * record reached by following each header's length from `at`. The chain
+ * ends where a length runs past the end of `buf`. Headers are not checked
+ * here: readRecord checks each before it trusts the checksum, and a scan
+ * stops at the first record that fails, so a checksum past a bad header is
+ * never used.
+ */
+export function payloadChecksums(buf: Uint8Array, at: number): Uint32Array {
+  let count = 0;
+  for (let p = at; buf.length - p >= RECORD_HEADER_SIZE; count++) {
+    const end = p + RECORD_HEADER_SIZE + u32At(buf, p);
+    if (end > buf.length) break;
+    p = end;
+  }
+  const bounds = new Float64Array(2 * count);
+  for (let k = 0, p = at; k < count; k++) {
+    const start = p + RECORD_HEADER_SIZE;
+    p = start + u32At(buf, p);
+    bounds[2 * k] = start;
+    bounds[2 * k + 1] = p;
+  }
+  const crcs = new Uint32Array(count);
+  crc32cRanges(buf, bounds, count, crcs);
+  return crcs;
 }

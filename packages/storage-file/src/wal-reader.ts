@@ -24,6 +24,7 @@ import {
   SEGMENT_HEADER_SIZE,
   decodeCommitPayload,
   decodeSegmentHeader,
+  payloadChecksums,
   readRecord,
   type RecordRead,
 } from './wal-format.js';
@@ -157,8 +158,11 @@ export function scanSegment(
     throw corrupt(p, `${r.reason} in the final batch, and no zeroed sector to show a torn write`);
   };
 
-  while (at < buf.length) {
-    const r = readRecord(buf, at);
+  // Checksummed in one pass (a view and a call per record cost more than
+  // the checksum of a small one); the k-th is the k-th record's below.
+  const crcs = payloadChecksums(buf, at);
+  for (let k = 0; at < buf.length; k++) {
+    const r = readRecord(buf, at, crcs[k]);
     if (r.kind !== 'ok') return tail(at, r);
     if (r.type === RecordType.Commit) {
       const c = decodeCommitPayload(r.payload);
