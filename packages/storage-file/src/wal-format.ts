@@ -319,16 +319,15 @@ export function readRecord(buf: Uint8Array, at: number, payloadCrc?: number): Re
  * The payload checksums of the chain of records from `at` on, in one pass
  * over `buf` (crc32cRanges), for readRecord: the k-th is that of the k-th
  * record reached by following each header's length from `at`. The chain
- * ends where a length runs past the end of `buf`. Headers are not checked
- * here: readRecord checks each before it trusts the checksum, and a scan
- * stops at the first record that fails, so a checksum past a bad header is
- * never used.
+ * ends at a header that fails its checksum (a scan stops there: nothing
+ * past it is checksummed, so a zeroed or damaged tail costs nothing) or
+ * whose length runs past the end of `buf`.
  */
 export function payloadChecksums(buf: Uint8Array, at: number): Uint32Array {
   let count = 0;
   for (let p = at; buf.length - p >= RECORD_HEADER_SIZE; count++) {
     const end = p + RECORD_HEADER_SIZE + u32At(buf, p);
-    if (end > buf.length) break;
+    if (end > buf.length || u32At(buf, p + 12) !== crc32cAt(buf, p, p + 12)) break;
     p = end;
   }
   const bounds = new Float64Array(2 * count);
