@@ -20,7 +20,7 @@ import {
 import { PeerSender, STALL_MS } from './peer-sender.js';
 import { PARTITION, topicName } from './topic-name.js';
 import { TopicReceiver } from './topic-receiver.js';
-import { bounded, errorText, within } from './util.js';
+import { bounded, errorText } from './util.js';
 
 /** What one start() made; stop() (or a failed start) releases it. */
 interface Session {
@@ -174,7 +174,8 @@ export class KafkaTransport extends FramedTransport {
     // disconnect cut off, and the retry connects again, a socket that
     // nothing closes (it keeps the process alive). A broker that does not
     // answer is not waited for past STALL_MS.
-    await within(STALL_MS, Promise.all([...session.peers.values()].map((peer) => peer.idle())));
+    const idle = Promise.all([...session.peers.values()].map((peer) => peer.idle()));
+    await bounded(idle.then(() => undefined), STALL_MS).catch(() => undefined);
     const clients: [string, () => Promise<void>][] = [
       ['consumer', () => session.receiver?.stop() ?? Promise.resolve()],
       ['producer', () => bounded(session.producer.disconnect())],
