@@ -126,6 +126,6 @@ function crc32cJsRange(bytes: Uint8Array, v: DataView, start: number, stop: numb
       i += STRIDE;
     }
   }
-  while (i < stop) c = T[(c ^ bytes[i++]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
+  // The tail, byte by byte: crc32cAt, resumed from the register as it stands.
+  return crc32cAt(bytes, i, stop, ~c >>> 0);
 }

@@ -288,6 +288,11 @@ const KNOWN_TYPES = new Set<number>([
   RecordType.Commit,
 ]);
 
+/** Whether the record header at `at` (all of it in `buf`) matches its own checksum. */
+function headerIntact(buf: Uint8Array, at: number): boolean {
+  return u32At(buf, at + 12) === crc32cAt(buf, at, at + 12);
+}
+
 /**
  * Reads the record at `at` in `buf` (which ends where the file ends).
  * `payloadCrc`, when given, is the CRC-32C of the bytes the record's header
@@ -296,7 +301,7 @@ const KNOWN_TYPES = new Set<number>([
  */
 export function readRecord(buf: Uint8Array, at: number, payloadCrc?: number): RecordRead {
   if (buf.length - at < RECORD_HEADER_SIZE) return { kind: 'cut', reason: 'record header cut short' };
-  if (u32At(buf, at + 12) !== crc32cAt(buf, at, at + 12)) {
+  if (!headerIntact(buf, at)) {
     return { kind: 'bad-header', reason: 'record header checksum mismatch' };
   }
   const type = buf[at + 4]!;
@@ -327,7 +332,7 @@ export function payloadChecksums(buf: Uint8Array, at: number): Uint32Array {
   let count = 0;
   for (let p = at; buf.length - p >= RECORD_HEADER_SIZE; count++) {
     const end = p + RECORD_HEADER_SIZE + u32At(buf, p);
-    if (end > buf.length || u32At(buf, p + 12) !== crc32cAt(buf, p, p + 12)) break;
+    if (end > buf.length || !headerIntact(buf, p)) break;
     p = end;
   }
   const bounds = new Float64Array(2 * count);
