@@ -96,12 +96,13 @@ describe('memory suite', () => {
     expect(leak.ratio).toBeCloseTo(95 / 60, 6);
   });
 
-  it('samples a sustained run and reports start, middle, end and a verdict', async () => {
-    const results = await runMemorySuite({ quick: true, proposals: 1_000, samples: 10, concurrency: 32 });
-    expect(results.map((r) => r.name)).toEqual(['memory/sustained', 'memory/sustained/heap-used', 'memory/sustained/rss']);
+  it.each(['memory', 'file'] as const)('samples a sustained run on %s storage and reports start, middle, end and a verdict', async (storage) => {
+    const results = await runMemorySuite({ quick: true, proposals: 1_000, samples: 10, concurrency: 32, storage });
+    const name = `memory/${storage}-storage/sustained`;
+    expect(results.map((r) => r.name)).toEqual([name, `${name}/heap-used`, `${name}/rss`]);
     const [summary, heap, rss] = results as [BenchResult, BenchResult, BenchResult];
     expect(summary.value).toBeGreaterThan(0);
-    expect(summary.params).toMatchObject({ proposals: 1_000, errors: 0, samples: 11 });
+    expect(summary.params).toMatchObject({ proposals: 1_000, errors: 0, samples: 11, storage });
     expect(summary.notes).toMatch(/^(bounded|NOT bounded) \(/);
     for (const r of [heap, rss]) {
       expect(r.unit).toBe('MiB');

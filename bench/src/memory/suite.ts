@@ -1,8 +1,10 @@
 // The memory suite: a sustained run of a million proposals (20 000 in
-// quick mode) on a 3-node cluster (memory bus, memory storage, snapshots
-// every 10 000 entries so the log is compacted), sampling the process's RSS
-// and heapUsed 100 times over the run (20 in quick mode), after a full GC
-// (gc.ts).
+// quick mode) on a 3-node cluster (memory bus, snapshots every 10 000
+// entries so the log is compacted), sampling the process's RSS and heapUsed
+// 100 times over the run (20 in quick mode), after a full GC (gc.ts). Run
+// once with memory storage and once with file storage: the second also
+// turns over WAL segments, snapshot files and their purging, where
+// bookkeeping that is never dropped would grow.
 //
 // Verdict "bounded", by this rule: over the second half of the run, heapUsed
 // grows by less than 10% (or less than 4 MiB) and RSS by less than 20% (or
@@ -13,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { memoryBus } from '../baselines/buses.js';
 import { sig4 } from '../baselines/percentiles.js';
-import { BenchCluster } from '../cluster/bench-cluster.js';
+import { BenchCluster, type StorageKind } from '../cluster/bench-cluster.js';
 import type { BenchResult } from '../results.js';
 import type { Suite } from '../suites.js';
 import { findGc } from './gc.js';
@@ -25,6 +27,8 @@ export interface MemorySuiteOptions {
   /** Closed-loop proposers. Default 256. */
   concurrency?: number;
   payloadBytes?: number;
+  /** Default 'memory'. */
+  storage?: StorageKind;
   /** Samples over the run. Default 100; quick 20. */
   samples?: number;
   log?: (line: string) => void;
@@ -45,11 +49,15 @@ const RULE =
 
 export const memorySuite: Suite = {
   name: 'memory',
-  title: 'RSS and heap over a sustained run of a million proposals (3 nodes, memory bus and storage)',
-  // RAFTBUS_BENCH_MEMORY_PROPOSALS sets the run's length for `pnpm bench`.
-  run: ({ quick, log }) => {
+  title: 'RSS and heap over a sustained run of a million proposals (3 nodes on the memory bus; memory storage, then file storage)',
+  // RAFTBUS_BENCH_MEMORY_PROPOSALS sets the runs' length for `pnpm bench`.
+  run: async ({ quick, log }) => {
     const proposals = Number(process.env['RAFTBUS_BENCH_MEMORY_PROPOSALS']);
-    return runMemorySuite({ quick, log, ...(proposals > 0 && { proposals }) });
+    const results: BenchResult[] = [];
+    for (const storage of ['memory', 'file'] as const) {
+      results.push(...(await runMemorySuite({ quick, log, storage, ...(proposals > 0 && { proposals }) })));
+    }
+    return results;
   },
 };
 
@@ -95,9 +103,10 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
   const payloadBytes = opts.payloadBytes ?? 128;
   const every = Math.max(1, Math.floor(total / (opts.samples ?? (quick ? 20 : 100))));
   const log = opts.log ?? (() => undefined);
-  const params = { proposals: total, concurrency, payloadBytes, sampleEvery: every, nodes: 3, bus: 'memory', storage: 'memory' };
+  const storage = opts.storage ?? 'memory';
+  const params = { proposals: total, concurrency, payloadBytes, sampleEvery: every, nodes: 3, bus: 'memory', storage };
 
-  const cluster = await BenchCluster.start({ bus: memoryBus(), storage: 'memory' });
+  const cluster = await BenchCluster.start({ bus: memoryBus(), storage });
   const { gc, mode } = findGc();
   const samples: MemorySample[] = [];
   const sample = (proposals: number): void => {
@@ -113,7 +122,7 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
   const t0 = performance.now();
   try {
     sample(0);
-    log(`memory: ${total} proposals, ${concurrency} proposers, gc ${mode}`);
+    log(`memory (${storage} storage): ${total} proposals, ${concurrency} proposers, gc ${mode}`);
     // Asked again only after a failure: status() is not free.
     let leader = cluster.leader() ?? cluster.nodes[0]!;
     const proposer = async (): Promise<void> => {
@@ -129,7 +138,7 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
         if (done >= nextSample) {
           sample(done);
           nextSample += every;
-          if (samples.length % 10 === 1) log(`memory: ${done} proposals, heapUsed ${samples.at(-1)!.heapUsedMiB} MiB, rss ${samples.at(-1)!.rssMiB} MiB`);
+          if (samples.length % 10 === 1) log(`memory (${storage} storage): ${done} proposals, heapUsed ${samples.at(-1)!.heapUsedMiB} MiB, rss ${samples.at(-1)!.rssMiB} MiB`);
         }
       }
     };
@@ -142,7 +151,7 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
   const rss = growth(samples, total, (s) => s.rssMiB, RSS_LIMIT);
   const bounded = heap.bounded && rss.bounded;
   const series = (name: 'heap-used' | 'rss', g: Growth, limit: { ratio: number; mib: number }): BenchResult => ({
-    name: `memory/sustained/${name}`,
+    name: `memory/${storage}-storage/sustained/${name}`,
     params: { ...params, startMiB: g.start, afterWarmupMiB: g.afterWarmup, middleMiB: g.middle, endMiB: g.end, secondHalfGrowth: sig4(g.secondHalf) },
     value: g.end,
     unit: 'MiB',
@@ -153,7 +162,7 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
   });
   return [
     {
-      name: 'memory/sustained',
+      name: `memory/${storage}-storage/sustained`,
       params: { ...params, errors, seconds: sig4(seconds), samples: samples.length },
       value: Math.round(total / seconds),
       unit: 'commits/s',
