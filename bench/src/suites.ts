@@ -14,6 +14,7 @@ import { coreSuite } from './core/suite.js';
 import { clusterSuite } from './cluster/suite.js';
 import { clusterMpSuite } from './cluster-mp/suite.js';
 import { memorySuite } from './memory/suite.js';
+import { recoverySuite } from './recovery/suite.js';
 
 export interface SuiteOptions {
   /** Run each benchmark briefly: proves it works, numbers mean little. */
@@ -30,4 +31,4 @@ export interface Suite {
   run(opts: SuiteOptions): Promise<BenchResult[]>;
 }
 
-export const suites: Suite[] = [coreSuite, clusterSuite, clusterMpSuite, memorySuite];
+export const suites: Suite[] = [coreSuite, clusterSuite, clusterMpSuite, memorySuite, recoverySuite];
