@@ -413,15 +413,14 @@ export class FileStorage extends MemoryBackedStorage {
       const path = join(this.walDir, seg.name);
       const raw = await fs.readFile(path);
       const buf = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-      const scan = scanSegment(path, buf, seg, i === segs.length - 1, nextSeq);
+      let maxIndex = 0;
+      const scan = scanSegment(path, buf, seg, i === segs.length - 1, nextSeq, (b) => {
+        maxIndex = Math.max(maxIndex, replay.apply(path, b));
+        nextSeq = b.seq + 1;
+      });
       if (scan.torn?.offset === 0) {
         torn = { file: path, tail: scan.torn };
         break; // the last file, with not even a header: it goes
-      }
-      let maxIndex = 0;
-      for (const b of scan.batches) {
-        maxIndex = Math.max(maxIndex, replay.apply(path, b));
-        nextSeq = b.seq + 1;
       }
       kept.push({ seq: seg.seq, name: seg.name, maxIndex });
       if (scan.torn) torn = { file: path, tail: scan.torn };

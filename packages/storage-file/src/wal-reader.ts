@@ -53,7 +53,6 @@ export interface TornTail {
 export interface SegmentScan {
   seq: number;
   firstIndex: number;
-  batches: Batch[];
   /** Set only for the last segment, when it ends in an unfinished batch. */
   torn?: TornTail;
 }
@@ -100,10 +99,14 @@ function* intactCommitsAfter(buf: Uint8Array, from: number): Generator<{ offset:
 
 /**
  * Scans `buf`, the whole content of segment `file`, whose name says
- * `expect`. `nextSeq` is the batch
- * sequence number the segment must continue with (undefined for the first
- * segment on disk). Throws ErrCorruptWAL for corruption; reports a torn tail
- * only when `isLast`.
+ * `expect`, handing each complete batch to `onBatch` as soon as its Commit
+ * is read (so a segment's records are not all alive at once: for a 64 MiB
+ * segment of small entries, collecting them first made the collector copy
+ * hundreds of thousands of them into the old generation). `nextSeq` is the
+ * batch sequence number the segment must continue with (undefined for the
+ * first segment on disk). Throws ErrCorruptWAL for corruption, possibly
+ * after some batches were handed over (the caller then discards them with
+ * everything else it read); reports a torn tail only when `isLast`.
  */
 export function scanSegment(
   file: string,
@@ -111,6 +114,7 @@ export function scanSegment(
   expect: { seq: number; firstIndex: number },
   isLast: boolean,
   nextSeq: number | undefined,
+  onBatch: (b: Batch) => void,
 ): SegmentScan {
   const corrupt = (offset: number, reason: string) => new ErrCorruptWAL(file, offset, reason);
 
@@ -120,7 +124,7 @@ export function scanSegment(
     // before it reached the disk leaves the file empty, short or zeroed.
     const headerBytes = Math.min(buf.length, SEGMENT_HEADER_SIZE);
     if (isLast && (buf.length < SEGMENT_HEADER_SIZE || allZero(buf, 0, headerBytes))) {
-      return { seq: -1, firstIndex: -1, batches: [], torn: { offset: 0, bytes: buf.length, reason: header.reason } };
+      return { seq: -1, firstIndex: -1, torn: { offset: 0, bytes: buf.length, reason: header.reason } };
     }
     throw corrupt(0, header.reason);
   }
@@ -128,7 +132,6 @@ export function scanSegment(
     throw corrupt(0, `header says segment ${header.seq} from index ${header.firstIndex}, the file name says segment ${expect.seq} from index ${expect.firstIndex}`);
   }
 
-  const batches: Batch[] = [];
   let pending: WalRecord[] = [];
   let batchStart = SEGMENT_HEADER_SIZE;
   let at = SEGMENT_HEADER_SIZE;
@@ -137,7 +140,7 @@ export function scanSegment(
   const tail = (p: number, r: Exclude<RecordRead, { kind: 'ok' }>): SegmentScan => {
     if (r.kind === 'invalid') throw corrupt(p, r.reason);
     if (!isLast) throw corrupt(p, `${r.reason} (not at the end of the log)`);
-    const torn = { seq: header.seq, firstIndex: header.firstIndex, batches };
+    const torn = { seq: header.seq, firstIndex: header.firstIndex };
     const cut = (reason: string) => ({ ...torn, torn: { offset: batchStart, bytes: buf.length - batchStart, reason } });
     if (r.kind === 'cut') return cut(r.reason);
 
@@ -173,7 +176,7 @@ export function scanSegment(
       if (expected !== undefined && c.batchSeq !== expected) {
         throw corrupt(batchStart, `batch ${c.batchSeq} out of order: expected batch ${expected}`);
       }
-      batches.push({ seq: c.batchSeq, records: pending, offset: batchStart });
+      onBatch({ seq: c.batchSeq, records: pending, offset: batchStart });
       expected = c.batchSeq + 1;
       pending = [];
       batchStart = r.end;
@@ -183,5 +186,5 @@ export function scanSegment(
     at = r.end;
   }
   if (pending.length > 0) return tail(at, { kind: 'cut', reason: 'batch without its commit record' });
-  return { seq: header.seq, firstIndex: header.firstIndex, batches };
+  return { seq: header.seq, firstIndex: header.firstIndex };
 }
