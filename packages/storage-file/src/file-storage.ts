@@ -500,7 +500,8 @@ export class FileStorage extends MemoryBackedStorage {
     // 4. Memory.
     const mem = new MemoryStorage();
     if (chosenName !== undefined) mem.applySnapshot(chosen);
-    mem.append(replay.ents.filter((e) => e.index > F.index));
+    // The entries after the snapshot: ents[k] has index base + k.
+    mem.append(replay.ents.slice(Math.max(0, F.index + 1 - replay.base)));
     const hs = { ...replay.hardState };
     if (hs.commit < F.index) {
       // A snapshot holds only committed entries; the hard state that said so
