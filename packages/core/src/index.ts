@@ -9,6 +9,7 @@ export {
   encodeEntry,
   encodeEntryInto,
   decodeEntry,
+  decodeEntryTermIndex,
   encodeHardState,
   decodeHardState,
   encodeConfState,

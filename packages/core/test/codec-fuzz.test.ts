@@ -15,6 +15,7 @@ import {
   decodeConfChangeV2,
   decodeConfState,
   decodeEntry,
+  decodeEntryTermIndex,
   decodeHardState,
   decodeMessage,
   decodeSnapshot,
@@ -264,8 +265,29 @@ function same(a: unknown, b: unknown): boolean {
 
 type Outcome = 'decoded' | 'refused';
 
+/** The outcome of `f(input)`: its value, or the message it threw. */
+function outcome<T>(f: (b: Uint8Array) => T, input: Uint8Array): { value: T } | { error: string } {
+  try {
+    return { value: f(input) };
+  } catch (e) {
+    return { error: `${(e as Error).name}: ${(e as Error).message}` };
+  }
+}
+
+/** decodeEntryTermIndex refuses what decodeEntry refuses, with the same error, and otherwise reads the same term and index. */
+function termIndexDisagrees(input: Uint8Array): string | undefined {
+  const full = outcome(decodeEntry, input);
+  const skim = outcome(decodeEntryTermIndex, input);
+  const want = 'value' in full ? { value: { term: full.value.term, index: full.value.index } } : full;
+  return JSON.stringify(skim) === JSON.stringify(want) ? undefined : `decodeEntryTermIndex gave ${JSON.stringify(skim)}, decodeEntry ${JSON.stringify(want)}`;
+}
+
 /** Checks the property for one input; returns a description of a violation, or the outcome. */
 function check(kind: Kind, input: Uint8Array): Outcome | string {
+  if (kind === 'Entry') {
+    const why = termIndexDisagrees(input);
+    if (why !== undefined) return why;
+  }
   const c = codecs[kind] as Codec;
   let value: unknown;
   try {

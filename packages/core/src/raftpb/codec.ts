@@ -58,5 +58,5 @@ export {
   encodeMessageWithHeadroom,
   encodeSnapshot,
 } from './message-encoder.js';
-export { decodeConfState, decodeEntry, decodeHardState, decodeMessage, decodeSnapshot } from './message-decoder.js';
+export { decodeConfState, decodeEntry, decodeEntryTermIndex, decodeHardState, decodeMessage, decodeSnapshot } from './message-decoder.js';
 export { decodeConfChange, decodeConfChangeV2, encodeConfChange, encodeConfChangeV2 } from './reflection-codec.js';
