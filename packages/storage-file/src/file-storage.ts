@@ -383,6 +383,35 @@ export class FileStorage extends MemoryBackedStorage {
    * Reads everything, decides, and only then changes the directory: an open
    * that refuses leaves the files exactly as it found them.
    */
+  /** Step 1 of recover(): the WAL's segments, in sequence, replayed (entries below `decodeFrom` not decoded). */
+  private async replayWal(
+    segs: readonly { seq: number; firstIndex: number; name: string }[],
+    decodeFrom: number,
+  ): Promise<{ replay: Replay; kept: SegmentInfo[]; torn: { file: string; tail: TornTail } | undefined; nextSeq: number | undefined }> {
+    const replay = new Replay(decodeFrom);
+    const kept: SegmentInfo[] = [];
+    let nextSeq: number | undefined;
+    let torn: { file: string; tail: TornTail } | undefined;
+    for (let i = 0; i < segs.length; i++) {
+      const seg = segs[i]!;
+      const path = join(this.walDir, seg.name);
+      const raw = await this.fs.readFile(path);
+      const buf = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+      let maxIndex = 0;
+      const scan = scanSegment(path, buf, seg, i === segs.length - 1, nextSeq, (b) => {
+        maxIndex = Math.max(maxIndex, replay.apply(path, b));
+        nextSeq = b.seq + 1;
+      });
+      if (scan.torn?.offset === 0) {
+        torn = { file: path, tail: scan.torn };
+        break; // the last file, with not even a header: it goes
+      }
+      kept.push({ seq: seg.seq, name: seg.name, maxIndex });
+      if (scan.torn) torn = { file: path, tail: scan.torn };
+    }
+    return { replay, kept, torn, nextSeq };
+  }
+
   private async recover(): Promise<void> {
     const fs = this.fs;
     const log = this.logger;
@@ -404,29 +433,6 @@ export class FileStorage extends MemoryBackedStorage {
         );
       }
     }
-    const replay = new Replay();
-    const kept: SegmentInfo[] = [];
-    let nextSeq: number | undefined;
-    let torn: { file: string; tail: TornTail } | undefined;
-    for (let i = 0; i < segs.length; i++) {
-      const seg = segs[i]!;
-      const path = join(this.walDir, seg.name);
-      const raw = await fs.readFile(path);
-      const buf = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-      let maxIndex = 0;
-      const scan = scanSegment(path, buf, seg, i === segs.length - 1, nextSeq, (b) => {
-        maxIndex = Math.max(maxIndex, replay.apply(path, b));
-        nextSeq = b.seq + 1;
-      });
-      if (scan.torn?.offset === 0) {
-        torn = { file: path, tail: scan.torn };
-        break; // the last file, with not even a header: it goes
-      }
-      kept.push({ seq: seg.seq, name: seg.name, maxIndex });
-      if (scan.torn) torn = { file: path, tail: scan.torn };
-    }
-
-    // 2. The snapshot: the newest file the WAL acknowledges that passes its checksum.
     const removed: string[] = [];
     const snaps: SnapName[] = [];
     for (const name of await fs.readdir(this.snapDir)) {
@@ -436,6 +442,13 @@ export class FileStorage extends MemoryBackedStorage {
       else if (!name.endsWith(BROKEN_SUFFIX)) log.warning(`storage-file: ignoring ${join(this.snapDir, name)}: not a snapshot name`);
     }
     snaps.sort(newestFirst);
+    // The snapshot loaded below is one of these files (or none): entries
+    // below the oldest of them need not be decoded unless none is usable,
+    // and then the WAL is replayed again, decoding all (see Replay).
+    const decodeFrom = snaps.length > 0 ? snaps[snaps.length - 1]!.index : 0;
+    let { replay, kept, torn, nextSeq } = await this.replayWal(segs, decodeFrom);
+
+    // 2. The snapshot: the newest file the WAL acknowledges that passes its checksum.
     // Every segment opens with a batch naming the current snapshot, so a WAL
     // without a single complete batch next to snapshot files has been lost;
     // going on would delete those files as never acknowledged.
@@ -465,6 +478,11 @@ export class FileStorage extends MemoryBackedStorage {
       broken.push({ name: s.name, reason: read.reason });
     }
     const F = chosen.metadata;
+    if (replay.skipped() && F.index < replay.decodeFrom) {
+      // An older snapshot than every file's (or none) after all: the
+      // entries between it and decodeFrom are needed.
+      ({ replay, kept, torn, nextSeq } = await this.replayWal(segs, 0));
+    }
 
     // 3. Does the WAL reach back to the snapshot, and forward to the acknowledged one?
     const last = replay.lastIndex();

@@ -4,8 +4,17 @@
 // leader overwriting a conflicting suffix), a SnapshotInstall drops the
 // whole log. The log starts wherever the oldest kept segment starts; the
 // caller checks that it reaches back to the snapshot it loads.
+//
+// Entries below `decodeFrom` are followed (their index, for the checks and
+// the overwrites above) but not decoded: a segment is deleted only once a
+// snapshot covers all of it, so most of a running node's WAL is entries a
+// snapshot already holds, and decoding them was most of a restart. The
+// caller picks decodeFrom at or below the snapshot it expects to load, and
+// replays again from 0 if it loads an older one (skipped() says whether
+// anything was left undecoded).
 import {
   decodeEntry,
+  decodeEntryTermIndex,
   decodeHardState,
   newHardState,
   type Entry,
@@ -18,9 +27,13 @@ import type { Batch, WalRecord } from './wal-reader.js';
 
 export class Replay {
   hardState: HardState = newHardState();
-  /** Contiguous entries; ents[k] has index base + k. */
+  /** The decoded entries, contiguous: ents[k] has index base + k. They end where the log ends. */
   ents: Entry[] = [];
   base = 0;
+  /** The log, decoded or not: entries start…last (start 0: none). ents is its part from decodeFrom on. */
+  private start = 0;
+  private last = 0;
+  private skippedAny = false;
   /** Index of the last installed snapshot: entries at or below it are covered by it. */
   private floor = 0;
   private installed = false;
@@ -28,8 +41,15 @@ export class Replay {
   latest: SnapshotMetadata | undefined;
   batches = 0;
 
+  constructor(readonly decodeFrom = 0) {}
+
   lastIndex(): number {
-    return this.ents.length === 0 ? this.floor : this.base + this.ents.length - 1;
+    return this.start === 0 ? this.floor : this.last;
+  }
+
+  /** Whether an entry below decodeFrom was left undecoded. */
+  skipped(): boolean {
+    return this.skippedAny;
   }
 
   /** Applies one complete batch; returns the highest entry index in it (0 if none). */
@@ -38,9 +58,20 @@ export class Replay {
     for (const r of batch.records) {
       switch (r.type) {
         case RecordType.Entry: {
-          const e = decode(file, r, decodeEntry);
-          maxIndex = Math.max(maxIndex, e.index);
-          this.putEntry(file, r, e);
+          // While the log runs below decodeFrom, read where each entry sits
+          // first; from there on, decode outright (the next entry is the
+          // next index, but for an overwrite from below).
+          let e: Entry | undefined;
+          let index: number;
+          if (this.last + 1 < this.decodeFrom) {
+            index = decode(file, r, decodeEntryTermIndex).index;
+            if (index >= this.decodeFrom) e = decode(file, r, decodeEntry);
+          } else {
+            e = decode(file, r, decodeEntry);
+            index = e.index;
+          }
+          maxIndex = Math.max(maxIndex, index);
+          this.putEntry(file, r, index, index >= this.decodeFrom ? e : undefined);
           break;
         }
         case RecordType.HardState:
@@ -49,6 +80,8 @@ export class Replay {
         case RecordType.SnapshotInstall: {
           const md = decode(file, r, decodeSnapshotMetaPayload);
           this.ents = [];
+          this.start = 0;
+          this.last = 0;
           this.floor = md.index;
           this.base = md.index + 1;
           this.installed = true;
@@ -70,27 +103,36 @@ export class Replay {
     if (this.latest === undefined || md.index >= this.latest.index) this.latest = md;
   }
 
-  private putEntry(file: string, r: WalRecord, e: Entry): void {
-    if (this.installed && e.index <= this.floor) return;
-    if (this.ents.length === 0) {
-      if (this.installed && e.index !== this.floor + 1) {
-        throw new ErrCorruptWAL(file, r.offset, `entry ${e.index} follows a snapshot at ${this.floor}`);
+  /** Puts the entry at `index` into the log; `e` is it decoded, undefined below decodeFrom. */
+  private putEntry(file: string, r: WalRecord, index: number, e: Entry | undefined): void {
+    if (this.installed && index <= this.floor) return;
+    if (this.start === 0) {
+      if (this.installed && index !== this.floor + 1) {
+        throw new ErrCorruptWAL(file, r.offset, `entry ${index} follows a snapshot at ${this.floor}`);
       }
-      this.base = e.index;
-      this.ents = [e];
+      this.start = index;
+    } else {
+      if (index > this.last + 1) throw new ErrCorruptWAL(file, r.offset, `entry ${index} follows entry ${this.last}`);
+      // Overwrites from below what the kept segments hold: everything goes.
+      if (index < this.start) this.start = index;
+    }
+    this.last = index;
+    if (e === undefined) {
+      // Every decoded entry is at decodeFrom or above, so after this one: all go.
+      this.skippedAny = true;
+      if (this.ents.length > 0) this.ents = [];
       return;
     }
-    const last = this.base + this.ents.length - 1;
-    if (e.index > last + 1) throw new ErrCorruptWAL(file, r.offset, `entry ${e.index} follows entry ${last}`);
-    if (e.index < this.base) {
-      // Overwrites from below what the kept segments hold: everything goes.
-      this.base = e.index;
+    if (this.ents.length === 0 || index < this.base) {
+      // The log's first entry from decodeFrom on (what came before, if
+      // anything, is below it), or an overwrite from below the decoded part.
+      this.base = index;
       this.ents = [e];
       return;
     }
     // Drops a conflicting suffix; the usual next entry leaves the length as
     // it is (setting it anyway cost a few percent of a replay).
-    const keep = e.index - this.base;
+    const keep = index - this.base;
     if (this.ents.length !== keep) this.ents.length = keep;
     this.ents.push(e);
   }
