@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runRecoverySuite, timedOpen, writeWal } from '../src/recovery/suite.js';
+import { firstIndexAfterOpen, runRecoverySuite, timedOpen, writeWal } from '../src/recovery/suite.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -25,11 +25,14 @@ describe('recovery suite', () => {
       configs: [
         { entries: 1_500, payloadBytes: 128 },
         { entries: 700, payloadBytes: 1024 },
+        { entries: 2_500, payloadBytes: 128, snapshotEvery: 700 },
       ],
       rounds: 2,
       tmpDir: parent,
     });
-    expect(results.map((r) => r.name)).toEqual(['recovery/file/128b/open', 'recovery/file/1kib/open']);
+    expect(results.map((r) => r.name)).toEqual(['recovery/file/128b/open', 'recovery/file/1kib/open', 'recovery/file/128b/snapshotted/open']);
+    // Snapshots at 700, 1400 and 2100: the reopened storage holds 2101…2500.
+    expect(results[2]!.params).toMatchObject({ snapshotEvery: 700, kept: 400 });
     for (const r of results) {
       expect(r.unit).toBe('ms');
       expect(r.value).toBeGreaterThan(0);
@@ -48,7 +51,17 @@ describe('recovery suite', () => {
   it('refuses a reopened WAL that does not hold every entry written', async () => {
     const dir = await tempDir();
     await writeWal(dir, { entries: 600, payloadBytes: 16 });
-    expect(await timedOpen(dir, 600)).toBeGreaterThan(0);
-    await expect(timedOpen(dir, 601)).rejects.toThrow(/holds 1…600, expected 1…601/);
+    expect(await timedOpen(dir, 1, 600)).toBeGreaterThan(0);
+    await expect(timedOpen(dir, 1, 601)).rejects.toThrow(/holds 1…600, expected 1…601/);
+  });
+
+  it('writes snapshots and compacts as a node does, and reopens after the newest snapshot', async () => {
+    const dir = await tempDir();
+    const c = { entries: 1_200, payloadBytes: 16, snapshotEvery: 500 };
+    await writeWal(dir, c);
+    expect(firstIndexAfterOpen(c)).toBe(1_001);
+    expect(await timedOpen(dir, 1_001, 1_200)).toBeGreaterThan(0);
+    // Two snapshot files kept (500 and 1000), named in hex.
+    expect((await readdir(join(dir, 'snap'))).sort()).toEqual(['0000000000000001-00000000000001f4.snap', '0000000000000001-00000000000003e8.snap']);
   });
 });
