@@ -383,40 +383,12 @@ export class FileStorage extends MemoryBackedStorage {
    * Reads everything, decides, and only then changes the directory: an open
    * that refuses leaves the files exactly as it found them.
    */
-  /** Step 1 of recover(): the WAL's segments, in sequence, replayed (entries below `decodeFrom` not decoded). */
-  private async replayWal(
-    segs: readonly { seq: number; firstIndex: number; name: string }[],
-    decodeFrom: number,
-  ): Promise<{ replay: Replay; kept: SegmentInfo[]; torn: { file: string; tail: TornTail } | undefined; nextSeq: number | undefined }> {
-    const replay = new Replay(decodeFrom);
-    const kept: SegmentInfo[] = [];
-    let nextSeq: number | undefined;
-    let torn: { file: string; tail: TornTail } | undefined;
-    for (let i = 0; i < segs.length; i++) {
-      const seg = segs[i]!;
-      const path = join(this.walDir, seg.name);
-      const raw = await this.fs.readFile(path);
-      const buf = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-      let maxIndex = 0;
-      const scan = scanSegment(path, buf, seg, i === segs.length - 1, nextSeq, (b) => {
-        maxIndex = Math.max(maxIndex, replay.apply(path, b));
-        nextSeq = b.seq + 1;
-      });
-      if (scan.torn?.offset === 0) {
-        torn = { file: path, tail: scan.torn };
-        break; // the last file, with not even a header: it goes
-      }
-      kept.push({ seq: seg.seq, name: seg.name, maxIndex });
-      if (scan.torn) torn = { file: path, tail: scan.torn };
-    }
-    return { replay, kept, torn, nextSeq };
-  }
-
   private async recover(): Promise<void> {
     const fs = this.fs;
     const log = this.logger;
 
-    // 1. The WAL, segment by segment, in sequence.
+    // 1. The WAL, segment by segment, in sequence (replayed once the
+    // snapshot files are listed: see decodeFrom).
     const segs: { seq: number; firstIndex: number; name: string }[] = [];
     for (const name of await fs.readdir(this.walDir)) {
       const parsed = parseSegmentName(name);
@@ -578,6 +550,35 @@ export class FileStorage extends MemoryBackedStorage {
         (mem.lastIndex() >= mem.firstIndex() ? `entries ${mem.firstIndex()}..${mem.lastIndex()}` : 'no entries after it') +
         `, ${kept.length} segment(s), ${replay.batches} batch(es) replayed`,
     );
+  }
+
+  /** Step 1 of recover(): the WAL's segments, in sequence, replayed (entries below `decodeFrom` followed, not decoded). */
+  private async replayWal(
+    segs: readonly { seq: number; firstIndex: number; name: string }[],
+    decodeFrom: number,
+  ): Promise<{ replay: Replay; kept: SegmentInfo[]; torn: { file: string; tail: TornTail } | undefined; nextSeq: number | undefined }> {
+    const replay = new Replay(decodeFrom);
+    const kept: SegmentInfo[] = [];
+    let nextSeq: number | undefined;
+    let torn: { file: string; tail: TornTail } | undefined;
+    for (let i = 0; i < segs.length; i++) {
+      const seg = segs[i]!;
+      const path = join(this.walDir, seg.name);
+      const raw = await this.fs.readFile(path);
+      const buf = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+      let maxIndex = 0;
+      const scan = scanSegment(path, buf, seg, i === segs.length - 1, nextSeq, (b) => {
+        maxIndex = Math.max(maxIndex, replay.apply(path, b));
+        nextSeq = b.seq + 1;
+      });
+      if (scan.torn?.offset === 0) {
+        torn = { file: path, tail: scan.torn };
+        break; // the last file, with not even a header: it goes
+      }
+      kept.push({ seq: seg.seq, name: seg.name, maxIndex });
+      if (scan.torn) torn = { file: path, tail: scan.torn };
+    }
+    return { replay, kept, torn, nextSeq };
   }
 
   // ---- the write queue ----

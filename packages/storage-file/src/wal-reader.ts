@@ -140,8 +140,7 @@ export function scanSegment(
   const tail = (p: number, r: Exclude<RecordRead, { kind: 'ok' }>): SegmentScan => {
     if (r.kind === 'invalid') throw corrupt(p, r.reason);
     if (!isLast) throw corrupt(p, `${r.reason} (not at the end of the log)`);
-    const torn = { seq: header.seq, firstIndex: header.firstIndex };
-    const cut = (reason: string) => ({ ...torn, torn: { offset: batchStart, bytes: buf.length - batchStart, reason } });
+    const cut = (reason: string) => ({ seq: header.seq, firstIndex: header.firstIndex, torn: { offset: batchStart, bytes: buf.length - batchStart, reason } });
     if (r.kind === 'cut') return cut(r.reason);
 
     // Damaged. Find out whether the damaged batch was finished (its Commit is
