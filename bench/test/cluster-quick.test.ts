@@ -98,7 +98,7 @@ describe('memory suite', () => {
 
   it.each(['memory', 'file'] as const)('samples a sustained run on %s storage and reports start, middle, end and a verdict', async (storage) => {
     const results = await runMemorySuite({ quick: true, proposals: 1_000, samples: 10, concurrency: 32, storage });
-    const name = `memory/${storage}-storage/sustained`;
+    const name = `memory/memory/${storage}/sustained`;
     expect(results.map((r) => r.name)).toEqual([name, `${name}/heap-used`, `${name}/rss`]);
     const [summary, heap, rss] = results as [BenchResult, BenchResult, BenchResult];
     expect(summary.value).toBeGreaterThan(0);

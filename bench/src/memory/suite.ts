@@ -1,10 +1,12 @@
 // The memory suite: a sustained run of a million proposals (20 000 in
-// quick mode) on a 3-node cluster (memory bus, snapshots every 10 000
-// entries so the log is compacted), sampling the process's RSS and heapUsed
-// 100 times over the run (20 in quick mode), after a full GC (gc.ts). Run
-// once with memory storage and once with file storage: the second also
-// turns over WAL segments, snapshot files and their purging, where
-// bookkeeping that is never dropped would grow.
+// quick mode) on a 3-node cluster (snapshots every 10 000 entries so the
+// log is compacted), sampling the process's RSS and heapUsed 100 times over
+// the run (20 in quick mode), after a full GC (gc.ts). Run on the memory
+// bus with memory storage, then with file storage (which also turns over
+// WAL segments, snapshot files and their purging, where bookkeeping that is
+// never dropped would grow), then on each real bus that can be had, with
+// file storage (a transport's per-peer and per-message state: sequence
+// windows, pending sends, consumer offsets).
 //
 // Verdict "bounded", by this rule: over the second half of the run, heapUsed
 // grows by less than 10% (or less than 4 MiB) and RSS by less than 20% (or
@@ -13,7 +15,7 @@
 // of even 50 bytes per proposal is 25 MB over the second half of a full run.
 // The growth ratio reported is end ÷ after warm-up (the 20% mark).
 import { performance } from 'node:perf_hooks';
-import { memoryBus } from '../baselines/buses.js';
+import { memoryBus, openBus, type Bus } from '../baselines/buses.js';
 import { sig4 } from '../baselines/percentiles.js';
 import { BenchCluster, type StorageKind } from '../cluster/bench-cluster.js';
 import type { BenchResult } from '../results.js';
@@ -29,6 +31,8 @@ export interface MemorySuiteOptions {
   payloadBytes?: number;
   /** Default 'memory'. */
   storage?: StorageKind;
+  /** Default the in-process memory bus. */
+  bus?: Bus;
   /** Samples over the run. Default 100; quick 20. */
   samples?: number;
   log?: (line: string) => void;
@@ -49,13 +53,27 @@ const RULE =
 
 export const memorySuite: Suite = {
   name: 'memory',
-  title: 'RSS and heap over a sustained run of a million proposals (3 nodes on the memory bus; memory storage, then file storage)',
+  title: 'RSS and heap over a sustained run of a million proposals (3 nodes; memory bus with memory and file storage, each real bus with file storage)',
   // RAFTBUS_BENCH_MEMORY_PROPOSALS sets the runs' length for `pnpm bench`.
   run: async ({ quick, log }) => {
     const proposals = Number(process.env['RAFTBUS_BENCH_MEMORY_PROPOSALS']);
+    const length = proposals > 0 ? { proposals } : {};
     const results: BenchResult[] = [];
     for (const storage of ['memory', 'file'] as const) {
-      results.push(...(await runMemorySuite({ quick, log, storage, ...(proposals > 0 && { proposals }) })));
+      results.push(...(await runMemorySuite({ quick, log, storage, ...length })));
+    }
+    for (const name of ['redis', 'nats', 'kafka'] as const) {
+      const bus = await openBus(name);
+      if ('skipped' in bus) {
+        log(`memory (${name} bus): skipped: ${bus.skipped}`);
+        results.push({ name: `memory/${name}/file/sustained`, params: { bus: name, storage: 'file' }, value: 0, unit: 'commits/s', notes: `skipped: ${bus.skipped}` });
+        continue;
+      }
+      try {
+        results.push(...(await runMemorySuite({ quick, log, storage: 'file', bus, ...length })));
+      } finally {
+        await bus.stop().catch(() => undefined);
+      }
     }
     return results;
   },
@@ -104,9 +122,10 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
   const every = Math.max(1, Math.floor(total / (opts.samples ?? (quick ? 20 : 100))));
   const log = opts.log ?? (() => undefined);
   const storage = opts.storage ?? 'memory';
-  const params = { proposals: total, concurrency, payloadBytes, sampleEvery: every, nodes: 3, bus: 'memory', storage };
+  const bus = opts.bus ?? memoryBus();
+  const params = { proposals: total, concurrency, payloadBytes, sampleEvery: every, nodes: 3, bus: bus.name, storage };
 
-  const cluster = await BenchCluster.start({ bus: memoryBus(), storage });
+  const cluster = await BenchCluster.start({ bus, storage });
   const { gc, mode } = findGc();
   const samples: MemorySample[] = [];
   const sample = (proposals: number): void => {
@@ -122,7 +141,7 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
   const t0 = performance.now();
   try {
     sample(0);
-    log(`memory (${storage} storage): ${total} proposals, ${concurrency} proposers, gc ${mode}`);
+    log(`memory (${bus.name} bus, ${storage} storage): ${total} proposals, ${concurrency} proposers, gc ${mode}`);
     // Asked again only after a failure: status() is not free.
     let leader = cluster.leader() ?? cluster.nodes[0]!;
     const proposer = async (): Promise<void> => {
@@ -138,7 +157,7 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
         if (done >= nextSample) {
           sample(done);
           nextSample += every;
-          if (samples.length % 10 === 1) log(`memory (${storage} storage): ${done} proposals, heapUsed ${samples.at(-1)!.heapUsedMiB} MiB, rss ${samples.at(-1)!.rssMiB} MiB`);
+          if (samples.length % 10 === 1) log(`memory (${bus.name} bus, ${storage} storage): ${done} proposals, heapUsed ${samples.at(-1)!.heapUsedMiB} MiB, rss ${samples.at(-1)!.rssMiB} MiB`);
         }
       }
     };
@@ -151,7 +170,7 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
   const rss = growth(samples, total, (s) => s.rssMiB, RSS_LIMIT);
   const bounded = heap.bounded && rss.bounded;
   const series = (name: 'heap-used' | 'rss', g: Growth, limit: { ratio: number; mib: number }): BenchResult => ({
-    name: `memory/${storage}-storage/sustained/${name}`,
+    name: `memory/${bus.name}/${storage}/sustained/${name}`,
     params: { ...params, startMiB: g.start, afterWarmupMiB: g.afterWarmup, middleMiB: g.middle, endMiB: g.end, secondHalfGrowth: sig4(g.secondHalf) },
     value: g.end,
     unit: 'MiB',
@@ -162,7 +181,7 @@ export async function runMemorySuite(opts: MemorySuiteOptions = {}): Promise<Ben
   });
   return [
     {
-      name: `memory/${storage}-storage/sustained`,
+      name: `memory/${bus.name}/${storage}/sustained`,
       params: { ...params, errors, seconds: sig4(seconds), samples: samples.length },
       value: Math.round(total / seconds),
       unit: 'commits/s',
