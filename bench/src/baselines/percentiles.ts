@@ -20,6 +20,11 @@ export function percentiles(samples: ArrayLike<number>): Percentiles {
   return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), p999: quantile(sorted, 0.999) };
 }
 
+/** The nearest-rank median (the lower of the middle two for an even count) of `samples`; NaN when there are none. */
+export function median(samples: ArrayLike<number>): number {
+  return quantile(Float64Array.from(samples).sort(), 0.5);
+}
+
 /** Four significant digits, for the results file: a memory-bus round trip is microseconds, a Kafka one tens of ms. */
 export function sig4(x: number): number {
   return Number.isFinite(x) ? Number(x.toPrecision(4)) : x;

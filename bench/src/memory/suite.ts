@@ -16,7 +16,7 @@
 // The growth ratio reported is end ÷ after warm-up (the 20% mark).
 import { performance } from 'node:perf_hooks';
 import { memoryBus, openBus, type Bus } from '../baselines/buses.js';
-import { sig4 } from '../baselines/percentiles.js';
+import { median, sig4 } from '../baselines/percentiles.js';
 import { BenchCluster, type StorageKind } from '../cluster/bench-cluster.js';
 import type { BenchResult } from '../results.js';
 import type { Suite } from '../suites.js';
@@ -80,11 +80,6 @@ export const memorySuite: Suite = {
 };
 
 const MiB = 1024 * 1024;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s[Math.floor((s.length - 1) / 2)]!;
-}
 
 /** Samples taken between the fractions `from` and `to` of `total` (the last one included when `to` is 1). */
 function between(samples: MemorySample[], total: number, from: number, to: number): MemorySample[] {

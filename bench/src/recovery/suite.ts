@@ -21,7 +21,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { sig4 } from '../baselines/percentiles.js';
+import { median, sig4 } from '../baselines/percentiles.js';
+import { sizeLabel } from '../baselines/sizes.js';
 import type { BenchResult } from '../results.js';
 import type { Suite } from '../suites.js';
 
@@ -64,15 +65,6 @@ export const recoverySuite: Suite = {
   title: 'Recovery: opening a file storage against reading its WAL raw',
   run: ({ quick, log }) => runRecoverySuite({ quick, log }),
 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
-}
-
-function sizeLabel(bytes: number): string {
-  return bytes % 1024 === 0 ? `${bytes / 1024}kib` : `${bytes}b`;
-}
 
 /** Writes `entries` entries of `payloadBytes` into a new FileStorage at `dir`, with snapshots if the config asks. */
 export async function writeWal(dir: string, c: RecoveryConfig): Promise<void> {
