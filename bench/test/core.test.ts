@@ -3,8 +3,7 @@
 // and one bar per result. No timing is asserted (shared, noisy machines); a
 // canned Go baseline stands in for `go test`, whose output parsing is tested
 // on its own.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseGoBench, runGoBaseline, type GoBaseline } from '../src/core/go-baseline.js';
@@ -12,18 +11,10 @@ import { coreBenchmarks, runCoreSuite } from '../src/core/suite.js';
 import { render } from '../src/render.js';
 import type { BenchFile } from '../src/results.js';
 import { writeResults } from '../src/results.js';
+import { removeTempDirs, tempDir } from './temp-dirs.js';
 
 const TINY = { minTimeMs: 1, warmupMs: 0, repeats: 1 };
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'raftbus-bench-'));
-  dirs.push(d);
-  return d;
-}
+afterAll(removeTempDirs);
 
 /** A Go baseline of 1000 ns/op for every benchmark but `missing`. */
 function cannedGo(missing: string): () => Promise<GoBaseline> {

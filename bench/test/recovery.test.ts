@@ -1,22 +1,13 @@
 // The recovery suite with tiny WALs: every size runs, the reopened storage
 // is checked to hold what was written, and the WALs are removed. No timing
 // is asserted (shared, noisy machines).
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { firstIndexAfterOpen, runRecoverySuite, timedOpen, writeWal } from '../src/recovery/suite.js';
+import { removeTempDirs, tempDir } from './temp-dirs.js';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'raftbus-bench-recovery-test-'));
-  dirs.push(d);
-  return d;
-}
+afterAll(removeTempDirs);
 
 describe('recovery suite', () => {
   it('times open() against a raw read of the same WAL, per size, and leaves no files behind', async () => {

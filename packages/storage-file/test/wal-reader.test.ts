@@ -16,22 +16,12 @@ function batch(seq: number, first: number, n: number): Uint8Array {
   return f.bytes;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const b1 = batch(1, 1, 3);
 const b2 = batch(2, 4, 2);
 // A third batch whose Commit never reached the disk.
 const b3 = batch(3, 6, 2);
 const torn = b3.subarray(0, b3.length - 10);
-const segment = concat([encodeSegmentHeader(1, 1), b1, b2, torn]);
+const segment = Buffer.concat([encodeSegmentHeader(1, 1), b1, b2, torn]);
 const expect1 = { seq: 1, firstIndex: 1 };
 
 describe('scanSegment', () => {
