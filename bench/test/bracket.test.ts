@@ -82,6 +82,19 @@ describe('configResults against adjacent baselines', () => {
     expect(throughput.notes).toMatch(/^target met\. raw one-way rate 100000 msgs\/s just before the window, 140000 msgs\/s just after \(100000 msgs\/s at the start/);
   });
 
+  it('with file storage and one proposer, the notes also read p50 against the round trip plus one fdatasync', () => {
+    const fsync = new Map([[128, { perSecond: 8000, ops: 8000, seconds: 1 }]]);
+    const file = { ...config(1, [0.75], 1300), name: 'cluster/nats/file/128b/c1', storage: 'file' as const };
+    const [latency] = configResults(file, baselines, fsync, { roundTripMs: { before: 0.2, after: 0.3, value: 0.25 } });
+    expect(latency.ratio).toBe(3);
+    expect(latency.target).toEqual({ ratioAtMost: 2 });
+    // 0.75 ÷ (0.25 + 0.125)
+    expect(latency.notes).toContain("against the round trip plus one fdatasync at the disk's raw rate (0.25 + 0.125 ms), the least a durable commit can take: 2×");
+    // Not with memory storage, nor with more proposers.
+    expect(configResults(config(1, [0.75], 1300), baselines, fsync)[0].notes).not.toContain('fdatasync at');
+    expect(configResults({ ...file, concurrency: 64 }, baselines, fsync)[0].notes).not.toContain('fdatasync at');
+  });
+
   it('a failed probe falls back to the first baseline and says so', () => {
     const [latency] = configResults(config(1, [0.3], 3000), baselines, new Map(), { failed: 'the round-trip probe after the window failed: bus down' });
     expect(latency.baseline!.value).toBe(0.1);
