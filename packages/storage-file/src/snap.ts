@@ -21,7 +21,7 @@ import { EMPTY_BYTES, SNAPSHOT_CHUNK_BYTES, chunksOf, copyBytes, joinBytes, rech
 import { crc32c } from './crc32c.js';
 import { ErrCorruptSnapshot } from './errors.js';
 import { syncDir, writeFully, type FileStorageFs } from './fs.js';
-import { decodeSnapshotMetaPayload, getU64, putU64, snapshotMetaPayload } from './wal-format.js';
+import { decodeSnapshotMetaPayload, putU32, putU64, snapshotMetaPayload, u32At, u64At } from './wal-format.js';
 
 export const SNAP_DIR = 'snap';
 export const SNAP_MAGIC = Uint8Array.from(Buffer.from('RBUSSNP\n', 'latin1'));
@@ -123,12 +123,11 @@ export async function writeSnapshotStream(
       else kept = undefined;
     }
     const header = new Uint8Array(HEADER_SIZE);
-    const v = new DataView(header.buffer);
     header.set(SNAP_MAGIC, 0);
-    v.setUint32(8, SNAP_VERSION, true);
-    v.setUint32(12, meta.length, true);
-    putU64(v, 16, length);
-    v.setUint32(24, crc32c(header.subarray(0, 24), crc), true);
+    putU32(header, 8, SNAP_VERSION);
+    putU32(header, 12, meta.length);
+    putU64(header, 16, length);
+    putU32(header, 24, crc32c(header.subarray(0, 24), crc));
     await writeFully(fs, fh, header, 0);
     if (sync) await fh.sync();
   } catch (e) {
@@ -164,16 +163,15 @@ async function readHead(fh: FileHandle): Promise<HeadRead> {
   for (let i = 0; i < SNAP_MAGIC.length; i++) {
     if (head[i] !== SNAP_MAGIC[i]) return { ok: false, reason: 'not a raftbus snapshot (bad magic)' };
   }
-  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const version = v.getUint32(8, true);
+  const version = u32At(head, 8);
   if (version !== 1 && version !== SNAP_VERSION) return { ok: false, reason: `unsupported snapshot format version ${version}` };
-  const metaLength = v.getUint32(12, true);
-  const dataLength = getU64(v, 16);
+  const metaLength = u32At(head, 12);
+  const dataLength = u64At(head, 16);
   if (dataLength === undefined || HEADER_SIZE + metaLength + dataLength !== size) {
     return { ok: false, reason: `length ${size} does not match its header` };
   }
   const meta = await readAt(fh, HEADER_SIZE, metaLength);
-  return { ok: true, head: { version, head, meta, dataStart: HEADER_SIZE + metaLength, dataLength, storedCrc: v.getUint32(24, true) } };
+  return { ok: true, head: { version, head, meta, dataStart: HEADER_SIZE + metaLength, dataLength, storedCrc: u32At(head, 24) } };
 }
 
 /** The checksum before the data, and the one the data's checksum ends in. */

@@ -18,7 +18,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { crc32c } from '../src/crc32c.js';
 import { ErrCorruptSnapshot, ErrStorageFailed, type FileStorage } from '../src/index.js';
 import { SNAP_MAGIC, checkSnapshotFile, snapName, snapshotFileChunks } from '../src/snap.js';
-import { putU64, snapshotMetaPayload } from '../src/wal-format.js';
+import { snapshotMetaPayload } from '../src/wal-format.js';
 import { ents, fileStorage, hs, opened, recordingFs, rejection, removeTempDirs, tempDir } from './helpers.js';
 
 afterEach(removeTempDirs);
@@ -258,7 +258,7 @@ describe('snapshot file format', () => {
     header.set(SNAP_MAGIC, 0);
     v.setUint32(8, 1, true);
     v.setUint32(12, meta.length, true);
-    putU64(v, 16, data.length);
+    v.setUint32(16, data.length, true); // a u64: its high word 0
     v.setUint32(24, crc32c(data, crc32c(meta, crc32c(header.subarray(0, 24)))), true);
     const name = snapName(3, 7);
     const path = join(dir, name);
