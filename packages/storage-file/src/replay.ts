@@ -30,8 +30,9 @@ export class Replay {
   /** The decoded entries, contiguous: ents[k] has index base + k. They end where the log ends. */
   ents: Entry[] = [];
   base = 0;
-  /** The log, decoded or not: entries start…last (start 0: none). ents is its part from decodeFrom on. */
-  private start = 0;
+  /** Whether the log holds an entry, decoded or not (false again after a snapshot install). */
+  private hasLog = false;
+  /** The index of its last entry, decoded or not. ents is its part from decodeFrom on. */
   private last = 0;
   private skippedAny = false;
   /** Index of the last installed snapshot: entries at or below it are covered by it. */
@@ -44,7 +45,7 @@ export class Replay {
   constructor(readonly decodeFrom = 0) {}
 
   lastIndex(): number {
-    return this.start === 0 ? this.floor : this.last;
+    return this.hasLog ? this.last : this.floor;
   }
 
   /** Whether an entry below decodeFrom was left undecoded. */
@@ -80,7 +81,7 @@ export class Replay {
         case RecordType.SnapshotInstall: {
           const md = decode(file, r, decodeSnapshotMetaPayload);
           this.ents = [];
-          this.start = 0;
+          this.hasLog = false;
           this.last = 0;
           this.floor = md.index;
           this.base = md.index + 1;
@@ -106,15 +107,13 @@ export class Replay {
   /** Puts the entry at `index` into the log; `e` is it decoded, undefined below decodeFrom. */
   private putEntry(file: string, r: WalRecord, index: number, e: Entry | undefined): void {
     if (this.installed && index <= this.floor) return;
-    if (this.start === 0) {
+    if (!this.hasLog) {
       if (this.installed && index !== this.floor + 1) {
         throw new ErrCorruptWAL(file, r.offset, `entry ${index} follows a snapshot at ${this.floor}`);
       }
-      this.start = index;
-    } else {
-      if (index > this.last + 1) throw new ErrCorruptWAL(file, r.offset, `entry ${index} follows entry ${this.last}`);
-      // Overwrites from below what the kept segments hold: everything goes.
-      if (index < this.start) this.start = index;
+      this.hasLog = true;
+    } else if (index > this.last + 1) {
+      throw new ErrCorruptWAL(file, r.offset, `entry ${index} follows entry ${this.last}`);
     }
     this.last = index;
     if (e === undefined) {
@@ -125,7 +124,9 @@ export class Replay {
     }
     if (this.ents.length === 0 || index < this.base) {
       // The log's first entry from decodeFrom on (what came before, if
-      // anything, is below it), or an overwrite from below the decoded part.
+      // anything, is below it), or an overwrite from below the decoded part
+      // (with decodeFrom 0, from below what the kept segments hold):
+      // everything after it goes.
       this.base = index;
       this.ents = [e];
       return;
