@@ -8,8 +8,8 @@
 // FileStorage opened on the directory (every record's checksums, the
 // entries decoded and kept for raft) and checked to hold all N entries.
 // One WAL is written as a running node writes it instead: a snapshot every
-// 10 000 entries, the log compacted to 5 000 before it (the host's
-// defaults). Its segments then mostly hold entries a snapshot covers, and
+// 10 000 entries, the log compacted to 5 000 before it (as the cluster
+// benchmarks' nodes, CLUSTER_NODE_OPTIONS). Its segments then mostly hold entries a snapshot covers, and
 // the reopened storage holds those after the newest snapshot.
 // Both read from the page cache (the files were just written; dropping it
 // needs root): the ratio is what open() adds to getting the bytes, which
@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { median, sig4 } from '../baselines/percentiles.js';
 import { sizeLabel } from '../baselines/sizes.js';
+import { CLUSTER_NODE_OPTIONS } from '../cluster/bench-cluster.js';
 import type { BenchResult } from '../results.js';
 import type { Suite } from '../suites.js';
 
@@ -46,7 +47,7 @@ export interface RecoverySuiteOptions {
 export const FULL_CONFIGS: RecoveryConfig[] = [
   { entries: 300_000, payloadBytes: 128 },
   { entries: 100_000, payloadBytes: 1024 },
-  { entries: 305_000, payloadBytes: 128, snapshotEvery: 10_000 },
+  { entries: 305_000, payloadBytes: 128, snapshotEvery: CLUSTER_NODE_OPTIONS.snapshot.entries },
 ];
 export const QUICK_CONFIGS: RecoveryConfig[] = [
   { entries: 5_000, payloadBytes: 128 },
@@ -54,8 +55,8 @@ export const QUICK_CONFIGS: RecoveryConfig[] = [
   { entries: 5_500, payloadBytes: 128, snapshotEvery: 1_000 },
 ];
 const SAVE_ENTRIES = 512;
-/** Entries kept before a snapshot when the log is compacted (the host's snapshot.catchUpEntries default). */
-const CATCH_UP_ENTRIES = 5_000;
+/** Entries kept before a snapshot when the log is compacted: as the cluster benchmarks' nodes do. */
+const CATCH_UP_ENTRIES = CLUSTER_NODE_OPTIONS.snapshot.catchUpEntries;
 const MiB = 1024 * 1024;
 // open() logs what it replayed at info level: not per round here.
 const logger = new ConsoleLogger(LogLevel.Error);
