@@ -418,7 +418,7 @@ export class FileStorage extends MemoryBackedStorage {
     // below the oldest of them need not be decoded unless none is usable,
     // and then the WAL is replayed again, decoding all (see Replay).
     const decodeFrom = snaps.length > 0 ? snaps[snaps.length - 1]!.index : 0;
-    let { replay, kept, torn, nextSeq } = await this.replayWal(segs, decodeFrom);
+    let { replay, kept, torn, nextSeq, lastBytes } = await this.replayWal(segs, decodeFrom);
 
     // 2. The snapshot: the newest file the WAL acknowledges that passes its checksum.
     // Every segment opens with a batch naming the current snapshot, so a WAL
@@ -453,7 +453,7 @@ export class FileStorage extends MemoryBackedStorage {
     if (replay.skipped() && F.index < replay.decodeFrom) {
       // An older snapshot than every file's (or none) after all: the
       // entries between it and decodeFrom are needed.
-      ({ replay, kept, torn, nextSeq } = await this.replayWal(segs, 0));
+      ({ replay, kept, torn, nextSeq, lastBytes } = await this.replayWal(segs, 0));
     }
 
     // 3. Does the WAL reach back to the snapshot, and forward to the acknowledged one?
@@ -532,9 +532,15 @@ export class FileStorage extends MemoryBackedStorage {
     this.restore(mem, F, dataInFile);
     this.segments = kept;
     this.nextBatchSeq = nextSeq ?? 1;
-    // Always a fresh segment: its head batch restates the state just
-    // recovered, and the file cut back above is never appended to again.
-    await this.startSegment((kept[kept.length - 1]?.seq ?? 0) + 1);
+    // The state just recovered is restated, so that it is what the WAL
+    // says from here on (a snapshot fallen back to, a commit raised). Into
+    // the last segment when it ended whole and has room, as etcd's WAL goes
+    // on in its last file: a node restarting in a loop otherwise leaves a
+    // file per start until compaction passes them. A file cut back above
+    // is never appended to again: that restatement starts a fresh segment.
+    const lastSeg = kept[kept.length - 1];
+    if (lastSeg !== undefined && torn === undefined && lastBytes < this.segmentBytes) await this.resumeSegment(lastSeg, lastBytes);
+    else await this.startSegment((lastSeg?.seq ?? 0) + 1);
     await this.purgeSnapshots();
 
     this.recoveryReport = {
@@ -556,11 +562,19 @@ export class FileStorage extends MemoryBackedStorage {
   private async replayWal(
     segs: readonly { seq: number; firstIndex: number; name: string }[],
     decodeFrom: number,
-  ): Promise<{ replay: Replay; kept: SegmentInfo[]; torn: { file: string; tail: TornTail } | undefined; nextSeq: number | undefined }> {
+  ): Promise<{
+    replay: Replay;
+    kept: SegmentInfo[];
+    torn: { file: string; tail: TornTail } | undefined;
+    nextSeq: number | undefined;
+    /** The size of the last kept segment's file. */
+    lastBytes: number;
+  }> {
     const replay = new Replay(decodeFrom);
     const kept: SegmentInfo[] = [];
     let nextSeq: number | undefined;
     let torn: { file: string; tail: TornTail } | undefined;
+    let lastBytes = 0;
     for (let i = 0; i < segs.length; i++) {
       const seg = segs[i]!;
       const path = join(this.walDir, seg.name);
@@ -576,9 +590,10 @@ export class FileStorage extends MemoryBackedStorage {
         break; // the last file, with not even a header: it goes
       }
       kept.push({ seq: seg.seq, name: seg.name, maxIndex });
+      lastBytes = buf.length;
       if (scan.torn) torn = { file: path, tail: scan.torn };
     }
-    return { replay, kept, torn, nextSeq };
+    return { replay, kept, torn, nextSeq, lastBytes };
   }
 
   // ---- the write queue ----
@@ -699,22 +714,11 @@ export class FileStorage extends MemoryBackedStorage {
   private async startSegment(seq: number): Promise<void> {
     const name = segmentName(seq, this.mem.lastIndex() + 1);
     const path = join(this.walDir, name);
-    const records: RecordOut[] = [
-      { type: RecordType.SnapshotMark, payload: snapshotMetaPayload(this.memSnap) },
-      { type: RecordType.HardState, payload: encodeHardState(this.mem.initialState().hardState) },
-    ];
     // A new segment must never outlive the tail of the one before it.
     if (this.active !== undefined) await this.syncActive();
     const header = encodeSegmentHeader(seq, this.mem.lastIndex() + 1);
-    const body = recordsSize(records);
-    const buf = new Uint8Array(header.length + body + COMMIT_RECORD_SIZE);
+    const buf = this.restatement(header.length);
     buf.set(header, 0);
-    const end = encodeRecords(records, buf, header.length);
-    encodeRecords(
-      [{ type: RecordType.Commit, payload: commitPayload({ batchSeq: this.nextBatchSeq, records: records.length, bytes: body }) }],
-      buf,
-      end,
-    );
     // 'wx': never overwrite a segment, whatever a bug elsewhere may think.
     const fh = await this.fs.open(path, 'wx');
     try {
@@ -733,6 +737,44 @@ export class FileStorage extends MemoryBackedStorage {
     this.segments.push(info);
     this.active = { fh, size: buf.length, info, unsynced: false };
     await previous?.fh.close();
+  }
+
+  /**
+   * At open: makes the last segment (`bytes` long, ending with a whole
+   * batch) the active one again, and appends the restatement to it.
+   */
+  private async resumeSegment(info: SegmentInfo, bytes: number): Promise<void> {
+    const buf = this.restatement(0);
+    const fh = await this.fs.open(join(this.walDir, info.name), 'r+');
+    try {
+      await writeFully(this.fs, fh, buf, bytes);
+      if (!this.noSync) await fh.datasync();
+    } catch (e) {
+      await fh.close().catch(() => {});
+      throw e;
+    }
+    this.nextBatchSeq++;
+    this.active = { fh, size: bytes + buf.length, info, unsynced: false };
+  }
+
+  /**
+   * `room` bytes left free, then one batch restating the durable snapshot
+   * and hard state (its Commit numbered nextBatchSeq).
+   */
+  private restatement(room: number): Uint8Array {
+    const records: RecordOut[] = [
+      { type: RecordType.SnapshotMark, payload: snapshotMetaPayload(this.memSnap) },
+      { type: RecordType.HardState, payload: encodeHardState(this.mem.initialState().hardState) },
+    ];
+    const body = recordsSize(records);
+    const buf = new Uint8Array(room + body + COMMIT_RECORD_SIZE);
+    const end = encodeRecords(records, buf, room);
+    encodeRecords(
+      [{ type: RecordType.Commit, payload: commitPayload({ batchSeq: this.nextBatchSeq, records: records.length, bytes: body }) }],
+      buf,
+      end,
+    );
+    return buf;
   }
 
   // ---- snapshots ----

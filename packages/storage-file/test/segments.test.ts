@@ -83,6 +83,49 @@ describe('segments', () => {
     await s.close();
   });
 
+  it('an open goes on in the last segment when it ends whole: restarts in a loop leave no file per start', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    let s = await opened(dir, { fs });
+    await s.save({ entries: [entry(1), entry(2)], hardState: hs(1, 1, 2) });
+    await s.close();
+    const [only] = await walFiles(dir);
+    for (let k = 0; k < 30; k++) {
+      s = await opened(dir, { fs });
+      // The state each start restates (here a vote) is what the next start reads.
+      if (k === 10) await s.save({ entries: [], hardState: hs(2, 3, 2) });
+      await s.close();
+    }
+    expect(await walFiles(dir)).toEqual([only]);
+    s = await opened(dir, { fs });
+    expect(s.entries(1, 3, Infinity)).toEqual([entry(1), entry(2)]);
+    expect(s.initialState().hardState).toEqual(hs(2, 3, 2));
+    // The first start's head batch, a save, the 30 restarts' restatements, a save: all in one file.
+    expect(s.recovery!.batches).toBe(1 + 1 + 30 + 1);
+    await s.close();
+    // Reopened for writing, never created again: only the first open made it.
+    const path = join(dir, 'wal', only!);
+    expect(fs.events.filter((e) => e.op === 'open' && e.path === path).map((e) => e.detail)).toEqual(['wx', ...Array(31).fill('r+')]);
+  });
+
+  it('an open starts the next segment when the last one is full', async () => {
+    const dir = await tempDir();
+    let s = await opened(dir, { segmentBytes: 1024 });
+    for (let i = 1; i <= 9; i++) await s.save({ entries: [entry(i)], hardState: hs(1, 1, i) });
+    await s.close();
+    const before = await walFiles(dir);
+    s = await opened(dir, { segmentBytes: 100_000 });
+    await s.close();
+    // Under a larger limit the last file has room: no new one.
+    expect(await walFiles(dir)).toEqual(before);
+    s = await opened(dir, { segmentBytes: 64 });
+    expect(s.entries(1, 10, Infinity)).toEqual(Array.from({ length: 9 }, (_, k) => entry(k + 1)));
+    await s.close();
+    const after = await walFiles(dir);
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(after.length).toBe(before.length + 1);
+  });
+
   it('a compaction behind the snapshot keeps the segments after it (they let recovery fall back)', async () => {
     const dir = await tempDir();
     const s = await opened(dir, { segmentBytes: 1024 });
