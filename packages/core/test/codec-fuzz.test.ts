@@ -10,24 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrMalformedMessage } from '../src/errors.js';
-import {
-  decodeConfChange,
-  decodeConfChangeV2,
-  decodeConfState,
-  decodeEntry,
-  decodeEntryTermIndex,
-  decodeHardState,
-  decodeMessage,
-  decodeSnapshot,
-  encodeConfChange,
-  encodeConfChangeV2,
-  encodeConfState,
-  encodeEntry,
-  encodeHardState,
-  encodeMessage,
-  encodeSnapshot,
-} from '../src/raftpb/codec.js';
+import { decodeConfState, decodeEntry, decodeEntryTermIndex, decodeHardState } from '../src/raftpb/codec.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../src/raftpb/types.js';
+import { RAFTPB_KINDS as KINDS, raftpbCodecs as codecs, type RaftpbKind as Kind } from './helpers/raftpb-codecs.js';
 import { SeededDraws } from './helpers/random.js';
 import { concat, fields, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
 
@@ -51,22 +36,11 @@ interface Vector {
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/etcd-raftpb-v3.6.json', import.meta.url), 'utf8')) as { vectors: Vector[] };
 
-// Each kind's codec, with the enum fields the decoded value may hold.
+/** A kind's codec, as the property below uses it: any kind's value in, bytes out. */
 interface Codec {
   decode(b: Uint8Array): unknown;
   encode(v: never): Uint8Array;
 }
-const codecs = {
-  Entry: { decode: decodeEntry, encode: encodeEntry },
-  HardState: { decode: decodeHardState, encode: encodeHardState },
-  ConfState: { decode: decodeConfState, encode: encodeConfState },
-  Snapshot: { decode: decodeSnapshot, encode: encodeSnapshot },
-  Message: { decode: decodeMessage, encode: encodeMessage },
-  ConfChange: { decode: decodeConfChange, encode: encodeConfChange },
-  ConfChangeV2: { decode: decodeConfChangeV2, encode: encodeConfChangeV2 },
-} satisfies Record<string, Codec>;
-type Kind = keyof typeof codecs;
-const KINDS = Object.keys(codecs) as Kind[];
 
 /** Length-delimited fields holding a nested message, by kind and field number: where nested corruption goes. */
 const NESTED: Partial<Record<Kind, Record<number, Kind>>> = {

@@ -16,7 +16,6 @@ import {
   encodeEntry,
   encodeHardState,
   encodeMessage,
-  encodeSnapshot,
 } from '../src/raftpb/codec.js';
 import {
   confChangeAsV1,
@@ -50,6 +49,7 @@ import {
   type Snapshot,
 } from '../src/raftpb/types.js';
 import { entrySize } from '../src/util/sizes.js';
+import { raftpbCodecs } from './helpers/raftpb-codecs.js';
 import { RaftpbDraws } from './helpers/raftpb-draws.js';
 import { fromHex, toHex } from './helpers/wire-bytes.js';
 
@@ -155,18 +155,18 @@ interface Codec<T> {
   decode(b: Uint8Array): T;
 }
 
-function codec<T>(build: (d: never) => T, encode: (v: T) => Uint8Array, decode: (b: Uint8Array) => T): Codec<T> {
+function codec<T>(build: (d: never) => T, { encode, decode }: Omit<Codec<T>, 'build'>): Codec<T> {
   return { build: build as (d: unknown) => T, encode, decode };
 }
 
 const codecs = {
-  Entry: codec(entryOf, encodeEntry, decodeEntry),
-  HardState: codec(hardStateOf, encodeHardState, decodeHardState),
-  ConfState: codec(confStateOf, encodeConfState, decodeConfState),
-  Snapshot: codec(snapshotOf, encodeSnapshot, decodeSnapshot),
-  Message: codec(messageOf, encodeMessage, decodeMessage),
-  ConfChange: codec(confChangeOf, encodeConfChange, decodeConfChange),
-  ConfChangeV2: codec(confChangeV2Of, encodeConfChangeV2, decodeConfChangeV2),
+  Entry: codec(entryOf, raftpbCodecs.Entry),
+  HardState: codec(hardStateOf, raftpbCodecs.HardState),
+  ConfState: codec(confStateOf, raftpbCodecs.ConfState),
+  Snapshot: codec(snapshotOf, raftpbCodecs.Snapshot),
+  Message: codec(messageOf, raftpbCodecs.Message),
+  ConfChange: codec(confChangeOf, raftpbCodecs.ConfChange),
+  ConfChangeV2: codec(confChangeV2Of, raftpbCodecs.ConfChangeV2),
 };
 type Kind = keyof typeof codecs;
 const decoders: [Kind, (b: Uint8Array) => unknown][] = Object.entries(codecs).map(([k, c]) => [k as Kind, c.decode]);
