@@ -21,8 +21,10 @@ import {
   type Snapshot,
 } from '../src/raftpb/types.js';
 import { entrySize } from '../src/util/sizes.js';
+import * as damage from './helpers/encoding-damage.js';
 import { RaftpbDraws } from './helpers/raftpb-draws.js';
-import { concat, fields, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
+import type { SeededDraws } from './helpers/random.js';
+import { concat, fromHex, lengthDelimited, paddedVarint, tag, toHex, varint } from './helpers/wire-bytes.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/etcd-raftpb-v3.6.json', import.meta.url), 'utf8')) as {
   vectors: { name: string; kind: string; hex: string }[];
@@ -46,10 +48,6 @@ const codecs: Record<Kind, { direct: Pair; reference: Pair }> = {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-function lengthDelimited(field: number, body: Uint8Array): Uint8Array {
-  return concat(tag(field, 2), varint(BigInt(body.length)), body);
-}
 
 /**
  * A canonical string for a decoded value: keys sorted (the two decoders
@@ -166,16 +164,12 @@ const EDGES: bigint[] = [
 const FIELDS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 99, 2 ** 29 - 1, 2 ** 29];
 
 /** A varint as written, or as an odd writer or a hostile peer would write it. */
-function oddVarint(g: Gen): Uint8Array {
+function oddVarint(g: SeededDraws): Uint8Array {
   const v = varint(g.pick(EDGES));
   switch (g.int(4)) {
-    case 0: {
+    case 0:
       // Padded with continuation bytes, to 5, 6, 10 or 11 bytes.
-      const out = new Uint8Array(Math.max(v.length, g.pick([5, 6, 10, 11])));
-      out.set(v);
-      for (let i = v.length - 1; i < out.length - 1; i++) out[i]! |= 0x80;
-      return out;
-    }
+      return paddedVarint(v, Math.max(v.length, g.pick([5, 6, 10, 11])));
     case 1:
       return v.subarray(0, Math.max(0, v.length - 1)); // cut short
     case 2:
@@ -185,80 +179,51 @@ function oddVarint(g: Gen): Uint8Array {
   }
 }
 
-function insertAtField(g: Gen, b: Uint8Array, piece: Uint8Array): Uint8Array {
-  const fs = fields(b);
-  const at = fs === undefined ? g.int(b.length + 1) : g.pick([0, ...fs.map((f) => f.end)]);
-  return concat(b.subarray(0, at), piece, b.subarray(at));
+/** One corruption of `b`; `depth` bounds the recursion into nested messages. */
+function corrupt(g: SeededDraws, b: Uint8Array, depth = 0): Uint8Array {
+  return g.pick(CORRUPTIONS)(g, b, depth);
 }
 
-/** One corruption of `b`; `depth` bounds the recursion into nested messages. */
-function corrupt(g: Gen, b: Uint8Array, depth = 0): Uint8Array {
-  const n = b.length;
-  switch (g.int(14)) {
-    case 0: {
-      const out = b.slice();
-      for (let k = 1 + g.int(3); k > 0 && n > 0; k--) out[g.int(n)]! ^= 1 << g.int(8);
-      return out;
-    }
-    case 1: {
-      const out = b.slice();
-      if (n > 0) out[g.int(n)] = g.pick([0x00, 0x01, 0x02, 0x04, 0x7f, 0x80, 0xff, 0x08, 0x0a, 0x0b, 0x0c, 0x0e, 0x0f, 0x17]);
-      return out;
-    }
-    case 2:
-      return b.subarray(0, g.int(n + 1)); // truncated
-    case 3: {
-      const at = g.int(n + 1);
-      return concat(b.subarray(0, at), g.bytes(1 + g.int(6)), b.subarray(at)); // bytes inserted
-    }
-    case 4: {
-      const at = g.int(n + 1);
-      return concat(b.subarray(0, at), b.subarray(Math.min(n, at + 1 + g.int(6)))); // bytes deleted
-    }
-    case 5:
-      // A scalar field, known or unknown, with an edge or odd varint (enum values, unsafe uint64s, overlong forms).
-      return insertAtField(g, b, concat(tag(g.pick(FIELDS), 0), oddVarint(g)));
-    case 6:
-      // A field of any number with any wire type, including groups, end groups and the reserved 6 and 7.
-      return insertAtField(g, b, concat(tag(g.pick(FIELDS), g.int(8)), g.bytes(g.int(10))));
-    case 7: {
-      // A group, well formed, mismatched, or unterminated.
-      const f = g.pick([1, 7, 9, 99]);
-      const inner = g.chance(0.5) ? concat(tag(2, 0), varint(5n)) : EMPTY_BYTES;
-      const end = g.pick([tag(f, 4), tag(f + 1, 4), EMPTY_BYTES]);
-      return insertAtField(g, b, concat(tag(f, 3), inner, end));
-    }
-    case 8: {
-      // A length-delimited field with a length past the end, huge, or padded.
-      const len = g.pick([varint(2n ** 31n), varint(2n ** 32n + 1n), varint(BigInt(n + 1)), Uint8Array.of(0x81, 0x80, 0x80, 0x80, 0x80, 0x00), varint(2n ** 64n - 1n)]);
-      return concat(b, tag(g.pick(FIELDS), 2), len, g.bytes(g.int(4)));
-    }
-    case 9: {
-      // A whole field repeated (scalars last-wins, nested messages merge, repeated fields append).
-      const fs = fields(b);
-      if (fs === undefined || fs.length === 0) return concat(b, b);
-      const f = g.pick(fs);
-      return insertAtField(g, b, b.subarray(f.start, f.end));
-    }
-    case 10: {
-      // A tag that overflows 32 bits or is padded.
-      return insertAtField(g, b, g.pick([Uint8Array.of(0x88, 0x80, 0x80, 0x80, 0x10, 0x00), Uint8Array.of(0x88, 0x80, 0x80, 0x80, 0x00, 0x01), Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x00)]));
-    }
-    case 11: {
-      // Packed ids, well formed or not.
-      const body = concat(...Array.from({ length: g.int(4) }, () => oddVarint(g)));
-      return insertAtField(g, b, lengthDelimited(g.pick([1, 2, 3, 4, 5]), body));
-    }
-    default: {
-      // Corruption inside a nested message, with its length fixed so the nested decoder sees it.
-      const fs = fields(b)?.filter((f) => f.wireType === 2 && f.end > f.valueStart);
-      if (fs === undefined || fs.length === 0 || depth > 3) return b.subarray(0, g.int(n + 1));
-      const f = g.pick(fs);
-      const inner = corrupt(g, b.subarray(f.valueStart, f.end), depth + 1);
-      return concat(b.subarray(0, f.start), lengthDelimited(f.field, inner), b.subarray(f.end));
-    }
-  }
-}
+/** Corruption inside any non-empty length-delimited field (a nested message, or bytes read as one). */
+const corruptNested: damage.Damage<number> = (g, b, depth) => damage.insideNested(g, b, depth, (f) => f.end > f.valueStart, (v, _f, deeper) => corrupt(g, v, deeper));
+
+const CORRUPTIONS: damage.Damage<number>[] = [
+  damage.flipBits,
+  damage.setByte([0x00, 0x01, 0x02, 0x04, 0x7f, 0x80, 0xff, 0x08, 0x0a, 0x0b, 0x0c, 0x0e, 0x0f, 0x17]),
+  damage.truncate,
+  damage.insertBytes(6),
+  damage.deleteBytes(6),
+  // A scalar field, known or unknown, with an edge or odd varint (enum values, unsafe uint64s, overlong forms).
+  (g, b) => damage.insertBetweenFields(g, b, concat(tag(g.pick(FIELDS), 0), oddVarint(g)), 'anywhere'),
+  // A field of any number with any wire type, including groups, end groups and the reserved 6 and 7.
+  (g, b) => damage.insertBetweenFields(g, b, concat(tag(g.pick(FIELDS), g.int(8)), g.bytes(g.int(10))), 'anywhere'),
+  (g, b) => {
+    // A group, well formed, mismatched, or unterminated.
+    const f = g.pick([1, 7, 9, 99]);
+    const inner = g.chance(0.5) ? concat(tag(2, 0), varint(5n)) : EMPTY_BYTES;
+    const end = g.pick([tag(f, 4), tag(f + 1, 4), EMPTY_BYTES]);
+    return damage.insertBetweenFields(g, b, concat(tag(f, 3), inner, end), 'anywhere');
+  },
+  // A length-delimited field with a length past the end, huge, or padded.
+  (g, b) =>
+    damage.appendBadLength(g, b, FIELDS, [varint(2n ** 31n), varint(2n ** 32n + 1n), varint(BigInt(b.length + 1)), Uint8Array.of(0x81, 0x80, 0x80, 0x80, 0x80, 0x00), varint(2n ** 64n - 1n)]),
+  (g, b) => {
+    // A whole field repeated (scalars last-wins, nested messages merge, repeated fields append).
+    const f = damage.someField(g, b);
+    return f === undefined ? concat(b, b) : damage.insertBetweenFields(g, b, f, 'anywhere');
+  },
+  // A tag that overflows 32 bits or is padded.
+  (g, b) =>
+    damage.insertBetweenFields(g, b, g.pick([Uint8Array.of(0x88, 0x80, 0x80, 0x80, 0x10, 0x00), Uint8Array.of(0x88, 0x80, 0x80, 0x80, 0x00, 0x01), Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x00)]), 'anywhere'),
+  (g, b) => {
+    // Packed ids, well formed or not.
+    const body = concat(...Array.from({ length: g.int(4) }, () => oddVarint(g)));
+    return damage.insertBetweenFields(g, b, lengthDelimited(g.pick([1, 2, 3, 4, 5]), body), 'anywhere');
+  },
+  // Listed twice: drawn twice as often as each other corruption, as this test's seeds always drew it.
+  corruptNested,
+  corruptNested,
+];
 
 // ---------------------------------------------------------------------------
 

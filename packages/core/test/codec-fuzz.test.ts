@@ -12,9 +12,10 @@ import { describe, expect, it } from 'vitest';
 import { ErrMalformedMessage } from '../src/errors.js';
 import { decodeConfState, decodeEntry, decodeEntryTermIndex, decodeHardState } from '../src/raftpb/codec.js';
 import { ConfChangeTransition, ConfChangeType, EntryType, MessageType } from '../src/raftpb/types.js';
+import * as damage from './helpers/encoding-damage.js';
 import { RAFTPB_KINDS as KINDS, raftpbCodecs as codecs, type RaftpbKind as Kind } from './helpers/raftpb-codecs.js';
 import { SeededDraws } from './helpers/random.js';
-import { concat, fields, fromHex, tag, toHex, varint } from './helpers/wire-bytes.js';
+import { concat, fromHex, paddedVarint, tag, toHex, varint } from './helpers/wire-bytes.js';
 
 const CASES = fuzzCases(12_000);
 /** Vitest's 30 s default fits the default count; a long campaign gets room in proportion (a bound, not a measurement). */
@@ -53,14 +54,6 @@ const NESTED: Partial<Record<Kind, Record<number, Kind>>> = {
 // ---------------------------------------------------------------------------
 // Byte helpers
 
-class Gen extends SeededDraws {
-  bytes(n: number): Uint8Array {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-}
-
 /** Varint values at the edges: of 7-bit groups, of int32, of safe integers, of 64 bits. */
 const EDGE_VALUES: bigint[] = [
   0n, 1n, 127n, 128n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n,
@@ -68,16 +61,13 @@ const EDGE_VALUES: bigint[] = [
 ];
 
 /** Varint encodings a lenient reader might take: overlong zero padding, 10 and 11 byte forms, past 2^64. */
-function oddVarint(g: Gen): Uint8Array {
+function oddVarint(g: SeededDraws): Uint8Array {
   switch (g.int(5)) {
     case 0: {
       // v padded with continuation bytes: the same value, non-canonically.
       const v = varint(g.pick(EDGE_VALUES));
       const pad = 1 + g.int(10 - v.length > 0 ? 10 - v.length : 1);
-      const out = new Uint8Array(v.length + pad);
-      out.set(v);
-      for (let i = v.length - 1; i < out.length - 1; i++) out[i]! |= 0x80;
-      return out;
+      return paddedVarint(v, v.length + pad);
     }
     case 1:
       return Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02); // 2^64 and more
@@ -97,92 +87,49 @@ const samples: { kind: Kind; bytes: Uint8Array }[] = fixture.vectors.map((v) => 
 const smallSamples = samples.filter((s) => s.bytes.length <= 512);
 
 /** One mutation of `b` (a message of kind `kind`); `depth` bounds nested recursion. */
-function mutate(g: Gen, kind: Kind, b: Uint8Array, depth = 0): Uint8Array {
-  const n = b.length;
-  const at = () => g.int(n + 1);
-  switch (g.int(13)) {
-    case 0: {
-      // Bit flips.
-      const out = b.slice();
-      for (let k = 1 + g.int(3); k > 0 && n > 0; k--) out[g.int(n)]! ^= 1 << g.int(8);
-      return out;
-    }
-    case 1: {
-      // A byte set to a value that matters to varints and tags.
-      const out = b.slice();
-      if (n > 0) out[g.int(n)] = g.pick([0x00, 0x01, 0x7f, 0x80, 0xff, 0x08, 0x0a, 0x0b, 0x0c, 0x0f]);
-      return out;
-    }
-    case 2:
-      return b.subarray(0, g.int(n));
-    case 3: {
-      const i = at();
-      return concat(b.subarray(0, i), g.bytes(1 + g.int(8)), b.subarray(i));
-    }
-    case 4: {
-      // A range removed.
-      const i = at();
-      return concat(b.subarray(0, i), b.subarray(Math.min(n, i + 1 + g.int(8))));
-    }
-    case 5: {
-      // Spliced with another encoding (any kind): its head and our tail, or the reverse.
-      const o = g.pick(smallSamples).bytes;
-      return g.chance(0.5) ? concat(o.subarray(0, g.int(o.length + 1)), b.subarray(at())) : concat(b.subarray(0, at()), o.subarray(g.int(o.length + 1)));
-    }
-    case 6: {
-      // A whole field of ours duplicated, or another kind's bytes appended: repeated fields merge.
-      const fs = fields(b);
-      if (fs !== undefined && fs.length > 0) {
-        const f = g.pick(fs);
-        return concat(b, b.subarray(f.start, f.end));
-      }
-      return concat(b, g.pick(smallSamples).bytes);
-    }
-    case 7:
-      // A field (ours or unknown) holding an edge-case or odd varint.
-      return insertField(g, b, concat(tag(g.pick(fieldNumbers), 0), oddVarint(g)));
-    case 8: {
-      // A length-delimited field whose length is huge, or past the end.
-      const len = g.pick([2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n, 2n ** 64n - 1n, BigInt(n + 1), 1000n]);
-      return concat(b, tag(g.pick(fieldNumbers), 2), varint(len), g.bytes(g.int(4)));
-    }
-    case 9:
-      // An enum field with a value outside the enum (or a negative int32, as a 10-byte varint).
-      return insertField(g, b, concat(tag(g.pick([1, 2]), 0), varint(g.pick([4n, 23n, 24n, 99n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 64n - 1n, 2n ** 64n - 2n ** 31n]))));
-    case 10:
-      // A known field number with another wire type, or a group, or wire type 6/7.
-      return insertField(g, b, concat(tag(g.pick(fieldNumbers), g.pick([1, 3, 4, 5, 6, 7])), g.bytes(g.int(9))));
-    case 11:
-      // Corruption inside a nested message, with its length fixed so the nested decoder sees it.
-      return mutateNested(g, kind, b, depth) ?? b.subarray(0, at());
-    default: {
-      // Random bytes replacing a stretch.
-      const i = at();
-      return concat(b.subarray(0, i), g.bytes(g.int(6)), b.subarray(Math.min(n, i + g.int(6))));
-    }
-  }
+function mutate(g: SeededDraws, kind: Kind, b: Uint8Array, depth = 0): Uint8Array {
+  return g.pick(MUTATIONS)(g, b, { kind, depth });
 }
 
 /** Field numbers worth aiming at: all of ours (1-14), 0, and a few unknown ones. */
 const fieldNumbers = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 100, 2 ** 29 - 1];
 
-function insertField(g: Gen, b: Uint8Array, field: Uint8Array): Uint8Array {
-  const fs = fields(b);
-  const bounds = fs === undefined ? [0, b.length] : [0, ...fs.map((f) => f.end)];
-  const i = g.pick(bounds);
-  return concat(b.subarray(0, i), field, b.subarray(i));
-}
-
-function mutateNested(g: Gen, kind: Kind, b: Uint8Array, depth: number): Uint8Array | undefined {
-  const nested = NESTED[kind];
-  const fs = fields(b);
-  if (nested === undefined || fs === undefined || depth > 3) return undefined;
-  const candidates = fs.filter((f) => f.wireType === 2 && nested[f.field] !== undefined);
-  if (candidates.length === 0) return undefined;
-  const f = g.pick(candidates);
-  const inner = mutate(g, nested[f.field]!, b.subarray(f.valueStart, f.end), depth + 1);
-  return concat(b.subarray(0, f.start), tag(f.field, 2), varint(BigInt(inner.length)), inner, b.subarray(f.end));
-}
+const MUTATIONS: damage.Damage<{ kind: Kind; depth: number }>[] = [
+  damage.flipBits,
+  // A byte set to a value that matters to varints and tags.
+  damage.setByte([0x00, 0x01, 0x7f, 0x80, 0xff, 0x08, 0x0a, 0x0b, 0x0c, 0x0f]),
+  // Cut short, never kept whole.
+  (g, b) => b.subarray(0, g.int(b.length)),
+  damage.insertBytes(8),
+  damage.deleteBytes(8),
+  (g, b) => {
+    // Spliced with another encoding (any kind): its head and our tail, or the reverse.
+    const o = g.pick(smallSamples).bytes;
+    const at = () => g.int(b.length + 1);
+    return g.chance(0.5) ? concat(o.subarray(0, g.int(o.length + 1)), b.subarray(at())) : concat(b.subarray(0, at()), o.subarray(g.int(o.length + 1)));
+  },
+  // A whole field of ours duplicated, or another kind's bytes appended: repeated fields merge.
+  (g, b) => concat(b, damage.someField(g, b) ?? g.pick(smallSamples).bytes),
+  // A field (ours or unknown) holding an edge-case or odd varint.
+  (g, b) => damage.insertBetweenFields(g, b, concat(tag(g.pick(fieldNumbers), 0), oddVarint(g)), 'atAnEnd'),
+  // A length-delimited field whose length is huge, or past the end.
+  (g, b) => damage.appendBadLength(g, b, fieldNumbers, [2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n, 2n ** 64n - 1n, BigInt(b.length + 1), 1000n].map(varint)),
+  // An enum field with a value outside the enum (or a negative int32, as a 10-byte varint).
+  (g, b) =>
+    damage.insertBetweenFields(g, b, concat(tag(g.pick([1, 2]), 0), varint(g.pick([4n, 23n, 24n, 99n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 64n - 1n, 2n ** 64n - 2n ** 31n]))), 'atAnEnd'),
+  // A known field number with another wire type, or a group, or wire type 6/7.
+  (g, b) => damage.insertBetweenFields(g, b, concat(tag(g.pick(fieldNumbers), g.pick([1, 3, 4, 5, 6, 7])), g.bytes(g.int(9))), 'atAnEnd'),
+  // Corruption inside a nested message of a kind NESTED names.
+  (g, b, { kind, depth }) => {
+    const nested = NESTED[kind] ?? {};
+    return damage.insideNested(g, b, depth, (f) => nested[f.field] !== undefined, (v, f, deeper) => mutate(g, nested[f.field]!, v, deeper));
+  },
+  (g, b) => {
+    // Random bytes replacing a stretch.
+    const i = g.int(b.length + 1);
+    return concat(b.subarray(0, i), g.bytes(g.int(6)), b.subarray(Math.min(b.length, i + g.int(6))));
+  },
+];
 
 // ---------------------------------------------------------------------------
 // The property
@@ -295,8 +242,8 @@ interface Tally {
   refused: number;
 }
 
-function campaign(seed: number, cases: number, next: (g: Gen) => { kind: Kind; input: Uint8Array }): Tally {
-  const g = new Gen(seed);
+function campaign(seed: number, cases: number, next: (g: SeededDraws) => { kind: Kind; input: Uint8Array }): Tally {
+  const g = new SeededDraws(seed);
   const tally: Tally = { decoded: 0, refused: 0 };
   for (let i = 0; i < cases; i++) {
     const { kind, input } = next(g);
@@ -356,7 +303,7 @@ describe(`raftpb codec fuzz (${CASES} cases per campaign; RAFTBUS_FUZZ_CASES to 
   });
 
   it('decoded byte fields never alias the input', () => {
-    const g = new Gen(0x5eed05);
+    const g = new SeededDraws(0x5eed05);
     for (const s of samples.filter((x) => x.kind === 'Message' || x.kind === 'Entry')) {
       const input = s.bytes.slice();
       const value = codecs[s.kind].decode(input);

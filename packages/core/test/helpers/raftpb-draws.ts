@@ -28,11 +28,9 @@ export abstract class RaftpbDraws extends SeededDraws {
         return this.int(2 ** 21) * 2 ** 32 + this.int(2 ** 32);
     }
   }
-  bytes(n = this.size()): Uint8Array {
-    if (n === 0) return EMPTY_BYTES;
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
+  /** A byte field: `size()` bytes unless told; an empty one is the shared EMPTY_BYTES. */
+  override bytes(n = this.size()): Uint8Array {
+    return n === 0 ? EMPTY_BYTES : super.bytes(n);
   }
   ids(): number[] {
     return Array.from({ length: this.int(5) }, () => this.u64());

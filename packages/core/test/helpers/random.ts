@@ -47,4 +47,10 @@ export class SeededDraws {
   pick<T>(xs: readonly T[]): T {
     return xs[this.int(xs.length)]!;
   }
+  /** n random bytes. */
+  bytes(n: number): Uint8Array {
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i++) b[i] = this.int(256);
+    return b;
+  }
 }

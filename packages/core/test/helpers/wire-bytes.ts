@@ -29,8 +29,24 @@ export function varint(v: bigint): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/**
+ * The varint `v` stretched to `length` bytes with continuation bytes: the
+ * same value, written non-canonically, as a lenient writer or a hostile peer might.
+ */
+export function paddedVarint(v: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  out.set(v);
+  for (let i = v.length - 1; i < out.length - 1; i++) out[i]! |= 0x80;
+  return out;
+}
+
 export function tag(field: number, wireType: number): Uint8Array {
   return varint((BigInt(field) << 3n) | BigInt(wireType));
+}
+
+/** A length-delimited field (wire type 2) holding `body`. */
+export function lengthDelimited(field: number, body: Uint8Array): Uint8Array {
+  return concat(tag(field, 2), varint(BigInt(body.length)), body);
 }
 
 export interface Field {
