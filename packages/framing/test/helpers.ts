@@ -4,7 +4,6 @@ import {
   ConfChangeType,
   EntryType,
   MessageType,
-  decodeMessage,
   encodeConfChange,
   encodeMessage,
   newConfChange,
@@ -14,10 +13,11 @@ import {
   type Message,
 } from '@raftbus/core';
 import { SeededRandom } from '@raftbus/testkit';
-import { expect } from 'vitest';
 import { FramedTransport, type FramedTransportOptions } from '../src/index.js';
 
 export { SeededRandom };
+// What the transport conformance suite means by a message arriving intact.
+export { expectSameMessage } from '@raftbus/testkit';
 
 const MESSAGE_TYPES = Object.values(MessageType).filter((v): v is MessageType => typeof v === 'number');
 
@@ -84,17 +84,6 @@ export function messageOfSize(from: number, to: number, size: number): Message {
     if (len > size) break;
   }
   throw new Error(`no message of exactly ${size} bytes`);
-}
-
-/**
- * Asserts that `got` is `sent` after a trip through the wire: the codec is
- * canonical, so equal encodings are the fast check; a deep comparison shows
- * the difference when there is one.
- */
-export function expectSameMessage(got: Message | undefined, sent: Message): void {
-  expect(got).toBeDefined();
-  if (Buffer.compare(encodeMessage(got!), encodeMessage(sent)) === 0) return;
-  expect(got).toEqual(decodeMessage(encodeMessage(sent)));
 }
 
 /** Fisher-Yates with the seeded generator. */

@@ -73,9 +73,10 @@ const text = new TextEncoder();
 /**
  * Asserts that `received` is `sent` after the wire: equal encodings (the
  * codec is canonical), or else deep-equal to the codec's round trip of
- * `sent`, which shows a readable difference when it is not.
+ * `sent`, which shows a readable difference when it is not. Exported for
+ * the framing tests, which check the same promise below the transport.
  */
-function expectSameMessage(received: Message | undefined, sent: Message, what: string): void {
+export function expectSameMessage(received: Message | undefined, sent: Message, what = 'the message'): void {
   expect(received, what).toBeDefined();
   const a = encodeMessage(received!);
   const b = encodeMessage(sent);
