@@ -537,10 +537,8 @@ function decodeWith<T>(typeName: string, b: Uint8Array, read: (d: Decoding) => T
 
 const readMessage = (d: Decoding): Message => d.message(0);
 const readEntry = (d: Decoding): Entry => d.entry(0);
-const readEntryTermIndex = (d: Decoding): { term: number; index: number } => {
-  const e = d.entry(0, false);
-  return { term: e.term, index: e.index };
-};
+// The entry itself, its data left empty, is the pair: no second object per entry.
+const readEntryTermIndex = (d: Decoding): { term: number; index: number } => d.entry(0, false);
 const readHardState = (d: Decoding): HardState => d.hardState(0);
 
 function readSnapshot(d: Decoding): Snapshot {
