@@ -51,7 +51,7 @@ import {
 import { entrySize } from '../src/util/sizes.js';
 import { raftpbCodecs } from './helpers/raftpb-codecs.js';
 import { RaftpbDraws } from './helpers/raftpb-draws.js';
-import { fromHex, toHex } from './helpers/wire-bytes.js';
+import { concat, fromHex, toHex } from './helpers/wire-bytes.js';
 
 // The bytes in fixtures/etcd-raftpb-v3.6.json were produced by etcd-raft v3.6.0's raftpb marshaller (gogoproto Marshal).
 
@@ -231,16 +231,6 @@ function splitFields(b: Uint8Array): { field: number; raw: Uint8Array }[] {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** A random interleaving of the fields that keeps each field's own order. */
 function shuffleFields(g: Gen, b: Uint8Array): Uint8Array {
   const queues = new Map<number, Uint8Array[]>();
@@ -256,7 +246,7 @@ function shuffleFields(g: Gen, b: Uint8Array): Uint8Array {
     parts.push(live[i]!.shift()!);
     if (live[i]!.length === 0) live.splice(i, 1);
   }
-  return concat(parts);
+  return concat(...parts);
 }
 
 const UNKNOWN_FIELDS = [
@@ -272,7 +262,7 @@ const UNKNOWN_FIELDS = [
 function withUnknownFields(g: Gen, b: Uint8Array): Uint8Array {
   const parts = splitFields(b).map((f) => f.raw);
   for (let n = 1 + g.int(4); n > 0; n--) parts.splice(g.int(parts.length + 1), 0, g.pick(UNKNOWN_FIELDS));
-  return concat(parts);
+  return concat(...parts);
 }
 
 /**
@@ -564,7 +554,7 @@ describe('malformed input', () => {
 
   it('refuses absurdly deep nesting with ErrMalformedMessage', () => {
     let b = encodeMessage(newMessage({ type: MessageType.MsgApp }));
-    for (let i = 0; i < 150; i++) b = concat([fromHex('0800'), fromHex('72'), varintBytes(b.length), b]);
+    for (let i = 0; i < 150; i++) b = concat(fromHex('0800'), fromHex('72'), varintBytes(b.length), b);
     expectMalformed(() => decodeMessage(b), /depth/);
   });
 
