@@ -22,14 +22,13 @@ import {
   setLogger,
   type Entry,
   type Snapshot,
-  type Storage,
 } from '@raftbus/core';
 import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { storageView as view } from '@raftbus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FileStorage } from '../src/index.js';
-import { hs, recordingLogger } from './helpers.js';
+import { hs, recordingLogger, reopened } from './helpers.js';
 import { CrashError, CrashFs, removeScratchDirs, scratchDir, type CrashFsOptions, type Survival } from './support/crash-fs.js';
 
 const saved = getLogger();
@@ -126,17 +125,8 @@ const WORKLOAD: (Op[] | typeof REOPEN)[] = [
 const OPS = WORKLOAD.flatMap((s) => (s === REOPEN ? [] : s));
 
 
-/** The model as a reopen would leave it (entries before the snapshot are not kept). */
-function restartedModel(m: MemoryStorage): unknown {
-  const snap = m.snapshot();
-  const r = new MemoryStorage();
-  r.applySnapshot(snap);
-  if (m.lastIndex() > snap.metadata.index) r.append(m.entries(snap.metadata.index + 1, m.lastIndex() + 1, Infinity));
-  const hardState = { ...m.initialState().hardState };
-  if (hardState.commit < snap.metadata.index) hardState.commit = snap.metadata.index;
-  r.setHardState(hardState);
-  return view(r);
-}
+/** The model as a reopen would leave it. */
+const restartedModel = (m: MemoryStorage): unknown => view(reopened(m));
 
 /** views[j]: the state after the first j ops. */
 const VIEWS: unknown[] = (() => {

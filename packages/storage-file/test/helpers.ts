@@ -1,5 +1,5 @@
-// Shared by the storage-file tests: temp directories, entries, a state
-// digest to compare stores by, and a file system that records fsyncs.
+// Shared by the storage-file tests: temp directories, entries, what a
+// reopened store must serve, and a file system that records fsyncs.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { writeSync } from 'node:fs';
@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  MemoryStorage,
   discardLogger,
   newEntry,
   newHardState,
   type Entry,
   type HardState,
   type Logger,
-  type Storage,
 } from '@raftbus/core';
 import { FileStorage, type FileStorageFs, type FileStorageOptions } from '../src/index.js';
 
@@ -74,19 +74,20 @@ export async function recovered(dir: string): Promise<{ lastIndex: number; hardS
   }
 }
 
-/** Everything raft can read from a storage, errors included, for deep comparison. */
-export function digest(s: Storage): unknown {
-  const first = s.firstIndex();
-  const last = s.lastIndex();
-  const snap = s.snapshot();
-  return {
-    first,
-    last,
-    initialState: s.initialState(),
-    snapshot: { metadata: snap.metadata, data: Array.from(snap.data) },
-    entries: last >= first ? s.entries(first, last + 1, Infinity) : [],
-    dummyTerm: s.term(first - 1),
-  };
+/**
+ * What a store that saw `m`'s operations serves once reopened: the snapshot
+ * and the entries after it (entries a lagging compact() kept behind it are
+ * not reloaded), and the commit index raised to the snapshot if it was below.
+ */
+export function reopened(m: MemoryStorage): MemoryStorage {
+  const snap = m.snapshot();
+  const r = new MemoryStorage();
+  r.applySnapshot(snap);
+  if (m.lastIndex() > snap.metadata.index) r.append(m.entries(snap.metadata.index + 1, m.lastIndex() + 1, Infinity));
+  const hardState = { ...m.initialState().hardState };
+  if (hardState.commit < snap.metadata.index) hardState.commit = snap.metadata.index;
+  r.setHardState(hardState);
+  return r;
 }
 
 export function outcome(fn: () => unknown): unknown {

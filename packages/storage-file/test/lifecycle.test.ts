@@ -2,8 +2,9 @@
 import { readdir } from 'node:fs/promises';
 import { newConfState, newEntry } from '@raftbus/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { storageView } from '@raftbus/testkit';
 import { ErrStorageClosed, ErrStorageFailed } from '../src/index.js';
-import { digest, ents, fileStorage, hs, opened, recordingFs, recordingLogger, rejection, removeTempDirs, tempDir } from './helpers.js';
+import { ents, fileStorage, hs, opened, recordingFs, recordingLogger, rejection, removeTempDirs, tempDir } from './helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -60,12 +61,12 @@ describe('lifecycle', () => {
     const log = recordingLogger();
     const s = await opened(dir, { fs: recordingFs({ failDatasync: 2 }), logger: log });
     await s.save({ entries: ents(1, [1, 1]), hardState: hs(1, 1, 1) });
-    const acknowledged = digest(s);
+    const acknowledged = storageView(s);
     const err = await rejection(s.save({ entries: ents(3, [1]), hardState: hs(1, 1, 2) }));
     expect(err).toBeInstanceOf(ErrStorageFailed);
     expect((err as ErrStorageFailed).cause).toMatchObject({ code: 'EIO' });
     expect(log.lines.some((l) => l.startsWith('ERROR') && l.includes('EIO'))).toBe(true);
-    expect(digest(s)).toEqual(acknowledged);
+    expect(storageView(s)).toEqual(acknowledged);
     expect(await rejection(s.save({ entries: ents(3, [1]) }))).toBeInstanceOf(ErrStorageFailed);
     expect(await rejection(s.createSnapshot(1, newConfState(), new Uint8Array()))).toBeInstanceOf(ErrStorageFailed);
     await s.close();

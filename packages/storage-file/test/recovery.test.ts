@@ -5,6 +5,7 @@ import { cp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { discardLogger, getLogger, newConfState, newEntry, setLogger } from '@raftbus/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { storageView } from '@raftbus/testkit';
 import { ErrCorruptSnapshot, ErrCorruptWAL } from '../src/index.js';
 import { crc32c } from '../src/crc32c.js';
 import { writeSnapshotFile } from '../src/snap.js';
@@ -18,7 +19,7 @@ import {
   COMMIT_RECORD_SIZE,
   type RecordOut,
 } from '../src/wal-format.js';
-import { digest, ents, hs, opened, recordingLogger, rejection, removeTempDirs, tempDir } from './helpers.js';
+import { ents, hs, opened, recordingLogger, rejection, removeTempDirs, tempDir } from './helpers.js';
 import { nodeFs } from '../src/fs.js';
 
 const saved = getLogger();
@@ -47,12 +48,12 @@ async function threeBatches(lastPayload = 300) {
   const s = await opened(dir);
   await s.save({ entries: dense(1, 2, 1), hardState: hs(1, 1, 1) });
   await s.save({ entries: dense(3, 1, 1), hardState: hs(1, 1, 2) });
-  const want = digest(s);
+  const want = storageView(s);
   const seg = await lastSegment(dir);
   const start = (await stat(seg)).size;
   await s.save({ entries: dense(4, 3, 2, lastPayload), hardState: hs(2, 2, 3) });
   const end = (await stat(seg)).size;
-  const wantAll = digest(s);
+  const wantAll = storageView(s);
   await s.close();
   return { dir, seg, start, end, want, wantAll };
 }
@@ -68,7 +69,7 @@ describe('torn tail', () => {
       await cp(dir, copy, { recursive: true });
       await writeFile(join(copy, 'wal', name), whole.subarray(0, cut));
       const s = await opened(copy, { unsafeNoSync: true });
-      expect(digest(s), `cut at ${cut}`).toEqual(want);
+      expect(storageView(s), `cut at ${cut}`).toEqual(want);
       if (cut === start) expect(s.recovery!.tornTail).toBeUndefined();
       else expect(s.recovery!.tornTail, `cut at ${cut}`).toMatchObject({ offset: start, bytes: cut - start });
       await s.close();
@@ -89,7 +90,7 @@ describe('torn tail', () => {
     const log = recordingLogger();
     let s = await opened(dir, { logger: log });
     expect(log.lines.some((l) => l.includes('cutting 7 bytes'))).toBe(true);
-    expect(digest(s)).toEqual(want);
+    expect(storageView(s)).toEqual(want);
     await s.save({ entries: ents(4, [3]), hardState: hs(3, 1, 4) });
     await s.close();
     s = await opened(dir);
@@ -105,7 +106,7 @@ describe('torn tail', () => {
     b.fill(0, Math.ceil((start + 300) / 512) * 512, end);
     await writeFile(seg, b);
     const s = await opened(dir);
-    expect(digest(s)).toEqual(want);
+    expect(storageView(s)).toEqual(want);
     expect(s.recovery!.tornTail).toMatchObject({ offset: start, bytes: end - start });
     await s.close();
   });
@@ -119,7 +120,7 @@ describe('torn tail', () => {
     b.fill(0, sector, sector + 512);
     await writeFile(seg, b);
     const s = await opened(dir);
-    expect(digest(s)).toEqual(want);
+    expect(storageView(s)).toEqual(want);
     await s.close();
   });
 
@@ -129,7 +130,7 @@ describe('torn tail', () => {
     const next = segmentName(files.length + 1, 99);
     await writeFile(join(dir, 'wal', next), new Uint8Array(0));
     const s = await opened(dir);
-    expect(digest(s)).toEqual(wantAll);
+    expect(storageView(s)).toEqual(wantAll);
     expect(s.recovery!.tornTail).toMatchObject({ offset: 0, bytes: 0 });
     expect(await walFiles(dir)).not.toContain(next);
     await s.close();

@@ -5,9 +5,10 @@
 // both paths is crash.test.ts's (its file system models both).
 import { newEntry } from '@raftbus/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { storageView } from '@raftbus/testkit';
 import { ErrStorageFailed } from '../src/index.js';
 import { SYNC_WRITE_MAX_BYTES } from '../src/fs.js';
-import { digest, ents, hs, opened, recordingFs, recovered, rejection, removeTempDirs, tempDir } from './helpers.js';
+import { ents, hs, opened, recordingFs, recovered, rejection, removeTempDirs, tempDir } from './helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -31,10 +32,10 @@ describe('WAL writes', () => {
     expect(await walWritesDuring(fs, () => s.save({ entries: ents(1, [1, 1]), hardState: hs(1, 1, 0) }))).toEqual(['now']);
     expect(await walWritesDuring(fs, () => s.save({ entries: [], hardState: hs(1, 1, 2) }))).toEqual(['now']); // commit only, not fsynced
     expect(await walWritesDuring(fs, () => s.save({ entries: [big(3)] }))).toEqual(['pool']);
-    const before = digest(s);
+    const before = storageView(s);
     await s.close();
     const again = await opened(dir);
-    expect(digest(again)).toEqual(before);
+    expect(storageView(again)).toEqual(before);
     expect(again.entries(3, 4, Infinity)[0]!.data).toEqual(big(3).data);
     await again.close();
   });
@@ -58,11 +59,11 @@ describe('WAL writes', () => {
     const fs = recordingFs({ failWrite: 3 });
     const s = await opened(dir, { fs });
     await s.save({ entries: ents(1, [1, 1]), hardState: hs(1, 1, 1) });
-    const acknowledged = digest(s);
+    const acknowledged = storageView(s);
     const err = await rejection(s.save({ entries: entries(), hardState: hs(1, 1, 2) }));
     expect(err).toBeInstanceOf(ErrStorageFailed);
     expect((err as ErrStorageFailed).cause).toMatchObject({ code: 'ENOSPC' });
-    expect(digest(s)).toEqual(acknowledged);
+    expect(storageView(s)).toEqual(acknowledged);
     expect(await rejection(s.save({ entries: ents(3, [1]) }))).toBeInstanceOf(ErrStorageFailed);
     await s.close();
     expect(await recovered(dir)).toEqual({ lastIndex: 2, hardState: hs(1, 1, 1) });
