@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { discardLogger, ErrProposalDropped, type Transport } from '@raftbus/core';
 import { ErrProposalTimeout, RaftNode } from '@raftbus/host';
 import { FileStorage } from '@raftbus/storage-file';
-import { KvStateMachine, sleep, waitFor } from '@raftbus/testkit';
+import { AppliedCommands, KvStateMachine, sleep, waitFor } from '@raftbus/testkit';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { busTransport, LogTail } from './buses.js';
 import { BUSES, SERVICE_TIMEOUT_MS, startLocalServer, type Bus, type LocalServer } from './services.js';
@@ -28,7 +28,6 @@ const PROPOSAL_TIMEOUT_MS = 3_000;
 const WAIT_MS = 60_000;
 const TEST_TIMEOUT_MS = 4 * WAIT_MS;
 
-const decoder = new TextDecoder();
 
 interface Member {
   id: number;
@@ -139,8 +138,8 @@ for (const bus of BUSES) {
         const clusterId = `restart-${bus}-${Date.now().toString(36)}`;
         const ids = [1, 2, 3];
         // State machine safety across the nodes: one command per log index.
-        const commands = new Map<number, string>();
         const violations: string[] = [];
+        const commands = new AppliedCommands((why) => violations.push(why));
         members = ids.map((id) => {
           const kv = new KvStateMachine();
           const transport = busTransport(broker, log);
@@ -150,17 +149,7 @@ for (const bus of BUSES) {
             peers: ids,
             transport,
             storage: new FileStorage({ dir: join(dir!, `node-${id}`), logger: discardLogger }),
-            stateMachine: {
-              apply: (data, index) => {
-                const cmd = decoder.decode(data);
-                const seen = commands.get(index);
-                if (seen === undefined) commands.set(index, cmd);
-                else if (seen !== cmd) violations.push(`index ${index}: node ${id} applied ${cmd}, another node ${seen}`);
-                return kv.apply(data, index);
-              },
-              snapshot: () => kv.snapshot(),
-              restore: (data) => kv.restore(data),
-            },
+            stateMachine: commands.stateMachine(id, kv),
             tickMs: TICK_MS[bus],
             electionTick: 10,
             proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,

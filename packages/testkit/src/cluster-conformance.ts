@@ -10,6 +10,7 @@
 import { ConsoleLogger, ErrProposalDropped, LogLevel, type DurableStorage, type Logger, type Transport } from '@raftbus/core';
 import { RaftNode, type RaftNodeOptions } from '@raftbus/host';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AppliedCommands } from './applied-commands.js';
 import { KvStateMachine } from './kv-state-machine.js';
 import { SeededRandom } from './random.js';
 import { sleep, waitFor } from './wait.js';
@@ -106,8 +107,6 @@ class Switchboard implements NetworkFaults {
   }
 }
 
-const decoder = new TextDecoder();
-
 /** A map as JSON with its keys sorted, for comparing replicas. */
 function canonical(map: Record<string, string>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
@@ -136,7 +135,7 @@ export function clusterConformance(
     /** Breaches of raft's safety properties, found by any test. */
     let violations: string[];
     const leaders = new Map<number, number>();
-    const commands = new Map<number, string>();
+    const commands = new AppliedCommands((why) => violations.push(why));
     const rng = new SeededRandom(seed);
 
     beforeEach(async () => {
@@ -170,20 +169,8 @@ export function clusterConformance(
         ...(peers && { peers }),
         transport: switchboard ? switchboard.wrap(parts.transport, id) : parts.transport,
         storage: parts.storage,
-        stateMachine: {
-          apply: (data, index) => {
-            const cmd = decoder.decode(data);
-            const seen = commands.get(index);
-            if (seen === undefined) commands.set(index, cmd);
-            else if (seen !== cmd) violations.push(`index ${index}: node ${id} applied ${cmd}, another node ${seen}`);
-            return kv.apply(data, index);
-          },
-          snapshot: () => kv.snapshot(),
-          restore: (data) => kv.restore(data),
-          // The host prefers these: every cluster run also proves the streamed paths.
-          snapshotChunks: () => kv.snapshotChunks(),
-          restoreChunks: (chunks) => kv.restoreChunks(chunks),
-        },
+        // Streamed snapshot calls, which the host prefers: every cluster run also proves those paths.
+        stateMachine: commands.stateMachine(id, kv, true),
         tickMs,
         electionTick,
         heartbeatTick: 1,

@@ -4,6 +4,7 @@
 export { storageConformance, type StorageHarness, type StorageConformanceOptions } from './storage-conformance.js';
 export { transportConformance, expectSameMessage, type TransportHarness, type TransportConformanceOptions } from './transport-conformance.js';
 export { KvStateMachine, type KvCommand } from './kv-state-machine.js';
+export { AppliedCommands } from './applied-commands.js';
 export { SeededRandom } from './random.js';
 export { storageView, type StorageView } from './storage-view.js';
 export { sleep, waitFor } from './wait.js';
