@@ -95,7 +95,7 @@ export function firstIndexAfterOpen(c: RecoveryConfig): number {
   return c.snapshotEvery === undefined ? 1 : Math.floor(c.entries / c.snapshotEvery) * c.snapshotEvery + 1;
 }
 
-/** The WAL's segment files, under dir/wal (each open starts a segment of its own, so listed again per round). */
+/** The WAL's segment files, under dir/wal (listed again per round: an open may start a segment). */
 async function walFiles(dir: string): Promise<string[]> {
   const walDir = join(dir, 'wal');
   return (await readdir(walDir)).sort().map((f) => join(walDir, f));
