@@ -20,6 +20,7 @@ import {
   type ConfChangeSingle,
   type ConfChangeV2,
   type Message,
+  type TrackerConfig,
 } from '@raftbus/core';
 import { SeededRandom } from '../random.js';
 import { SafetyChecker } from './checker.js';
@@ -412,9 +413,12 @@ class Simulation {
     // electionTick steps) plus a few steps of messages; randomized timeouts
     // make a split vote repeat with probability well under 1/2, so 20 rounds
     // make a miss vanishingly rare for a correct raft. Catching a node up
-    // can take a round trip (2 steps) per entry when messages hold one entry
-    // and only one is in flight, hence 2 steps per backlog entry, doubled.
-    const bound = 20 * 3 * this.p.node.electionTick + 4 * backlog + 50;
+    // can take a round trip (each way up to maxDelay steps, and a step to
+    // answer) per entry when messages hold one entry and only one is in
+    // flight; and a node the backlog's conf changes add back starts only
+    // once they apply, after the others caught up: twice that per entry.
+    const roundTrip = 2 * (this.p.faults.maxDelay + 1);
+    const bound = 20 * 3 * this.p.node.electionTick + 2 * roundTrip * backlog + 50;
     let probes: number[] = [];
     let probesBy = '';
     let members: number[] = [];
@@ -428,6 +432,12 @@ class Simulation {
         if (!cfg.autoLeave && l.sm.appliedIndex >= r.pendingConfIndex) this.proposeLeaveJoint(l);
         continue;
       }
+      // A leader of an older term (cut off, or removed and leading on, as
+      // etcd-raft's does without StepDownOnRemoval) may not know of a change
+      // a newer leader committed, and a node stopped on its word stays
+      // stopped. Whoever elected a newer leader includes a node of this
+      // leader's configuration, which has moved past its term.
+      if (this.someTermAfter(cfg, r.term)) continue;
       if (!r.committedEntryInCurrentTerm() || l.sm.appliedIndex < r.pendingConfIndex) continue;
       // The configuration is settled: no conf change is left unapplied in
       // any log that can still win. Removed nodes shut down, as etcd's do.
@@ -459,6 +469,15 @@ class Simulation {
       'liveness',
       `no leader committed new proposals on all members within ${bound} steps after faults stopped (leader ${this.leader()?.id ?? 'none'}, members ${members.join(',')})`,
     );
+  }
+
+  /** Whether a live node of `cfg` is in a term after `term`. */
+  private someTermAfter(cfg: TrackerConfig, term: number): boolean {
+    for (const id of [...cfg.voters.incoming, ...cfg.voters.outgoing, ...cfg.learners, ...cfg.learnersNext]) {
+      const n = this.live.get(id);
+      if (n !== undefined && n.rawNode.raft.term > term) return true;
+    }
+    return false;
   }
 
   private proposeLeaveJoint(l: SimNode): void {
