@@ -28,7 +28,6 @@ const PROPOSAL_TIMEOUT_MS = 3_000;
 const WAIT_MS = 60_000;
 const TEST_TIMEOUT_MS = 4 * WAIT_MS;
 
-
 interface Member {
   id: number;
   node: RaftNode<string | undefined>;

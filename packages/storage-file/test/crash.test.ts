@@ -124,7 +124,6 @@ const WORKLOAD: (Op[] | typeof REOPEN)[] = [
 ];
 const OPS = WORKLOAD.flatMap((s) => (s === REOPEN ? [] : s));
 
-
 /** The model as a reopen would leave it. */
 const restartedModel = (m: MemoryStorage): unknown => view(reopened(m));
 
