@@ -186,6 +186,37 @@ function isCommitOnlyAppend(m: Message): boolean {
   return m.type === MessageType.MsgApp && m.entries.length === 0;
 }
 
+/**
+ * `messages` less each commit-only append that a later one in them covers
+ * (a held commit-only append and the next proposal's append, or both made
+ * in one Ready): the follower would answer both, and the leader read both
+ * answers, for nothing.
+ */
+function withoutCoveredAppends(messages: Message[]): Message[] {
+  let kept: Message[] | undefined;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    let covered = false;
+    if (isCommitOnlyAppend(m)) {
+      for (let j = i + 1; j < messages.length && !covered; j++) covered = coversAppend(messages[j]!, m);
+    }
+    if (covered) kept ??= messages.slice(0, i);
+    else kept?.push(m);
+  }
+  return kept ?? messages;
+}
+
+/**
+ * Whether append `m` does all that the earlier commit-only append `e` would:
+ * to the same follower, in the same term, from the same place in the log,
+ * with a commit index as high. The follower would check the same (index,
+ * logTerm) and answer with the same rejection, or else commit as far and
+ * acknowledge at least as much.
+ */
+function coversAppend(m: Message, e: Message): boolean {
+  return m.type === MessageType.MsgApp && m.to === e.to && m.term === e.term && m.index === e.index && m.logTerm === e.logTerm && m.commit >= e.commit;
+}
+
 function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
   return typeof (v as PromiseLike<unknown> | null)?.then === 'function';
 }
@@ -270,6 +301,8 @@ export class RaftNode<Result = unknown> {
   private applyPending = 0;
   /** Commit-only appends held back until the apply they go with has run (see handleReadyAsync). */
   private heldSends: Message[] = [];
+  /** MsgStorageAppends of the hard state alone, held back with them (see handleReadyAsync). */
+  private heldAppends: Message[] = [];
   /**
    * asyncStorageWrites: raft restored a snapshot at this index (taking its
    * ConfState) while entries before it may still be in the apply worker's
@@ -856,15 +889,30 @@ export class RaftNode<Result = unknown> {
     // Only then the appends: a save starts in this turn (framing, checksums,
     // a small write), and a leader's appends to its followers, which need not
     // wait for its own (raft thesis 10.2.1), should not wait for that either.
-    for (const m of appends) this.onAppendThread(raw, m);
+    // One of the hard state alone that no peer waits on (a leader's new
+    // commit index) going with an apply that starts now is held like the
+    // commit-only appends: the apply and the callers it resumes need not
+    // wait for its save, which then joins that of their proposals' entries.
+    if (applyStarts && appends.length > 0 && appends.every((m) => this.isOwnHardStateOnly(m))) this.heldAppends.push(...appends);
+    else for (const m of appends) this.onAppendThread(raw, m);
     for (const rs of rd.readStates) this.onReadState(rs);
     if (rd.softState !== undefined) this.onSoftState(rd.softState, raw.basicStatus().hardState.term);
     if (this.readsByIndex.length > 0) this.serveReads();
   }
 
-  /** Queues a MsgStorageAppend for the append worker, starting it if idle. */
-  private onAppendThread(raw: RawNode, m: Message): void {
-    this.appendQueue.push(m);
+  /** A MsgStorageAppend of the hard state alone (no entries, no snapshot) whose responses are all to this node. */
+  private isOwnHardStateOnly(m: Message): boolean {
+    return m.entries.length === 0 && m.snapshot === undefined && m.responses.every((r) => r.to === this.id);
+  }
+
+  /** Queues a MsgStorageAppend for the append worker (after any held ones), starting it if idle. */
+  private onAppendThread(raw: RawNode, m: Message | undefined): void {
+    if (this.heldAppends.length > 0) {
+      this.appendQueue.push(...this.heldAppends);
+      this.heldAppends = [];
+    }
+    if (m !== undefined) this.appendQueue.push(m);
+    if (this.appendQueue.length === 0) return;
     if (this.appending) return;
     this.appending = true;
     this.appendChain = this.appendWorker(raw);
@@ -949,7 +997,7 @@ export class RaftNode<Result = unknown> {
     const applying = this.applyEntries(raw, m.entries);
     if (applying !== undefined) {
       // The state machine went asynchronous: held appends do not wait for it.
-      this.sendHeld(raw);
+      this.releaseHeld(raw);
       await applying;
     }
     this.deliver(raw, m.responses);
@@ -967,17 +1015,22 @@ export class RaftNode<Result = unknown> {
    * were queued by the settling), so their proposals still go out together.
    */
   private wakeAfterCallers(raw: RawNode): void {
-    if (!this.settledByApply && this.heldSends.length === 0) return;
+    if (!this.settledByApply && this.heldSends.length === 0 && this.heldAppends.length === 0) return;
     this.settledByApply = false;
     queueMicrotask(() => {
       if (this.state === 'running' && !this.running && this.kickScheduled) this.loop = this.run();
-      this.sendHeld(raw);
+      this.releaseHeld(raw);
     });
   }
 
-  /** Sends the appends handleReadyAsync held back, if any (before anything sent after them: see send). */
-  private sendHeld(raw: RawNode): void {
+  /**
+   * Sends the appends handleReadyAsync held back and queues its held
+   * storage appends, if any (each before anything sent or queued after it:
+   * see send and onAppendThread).
+   */
+  private releaseHeld(raw: RawNode): void {
     if (this.heldSends.length > 0) this.send(raw, []);
+    if (this.heldAppends.length > 0) this.onAppendThread(raw, undefined);
   }
 
   private afterApply(): void {
@@ -1013,6 +1066,7 @@ export class RaftNode<Result = unknown> {
       this.heldSends = [];
     }
     if (messages.length === 0) return;
+    messages = withoutCoveredAppends(messages);
     try {
       this.opts.transport.send(messages);
     } catch (e) {

@@ -1,9 +1,11 @@
 // asyncStorageWrites: a leader holds the appends that only carry a new
 // commit index until the apply they go with has run, so a caller that
 // proposes as soon as its proposal is applied has its next entries reach
-// each follower in the same send. A state machine that goes asynchronous
-// must not hold them up.
-import { MessageType, type Message, type StateMachine } from '@raftbus/core';
+// each follower in the same send, and the held append, which that send's
+// append covers, is not sent at all. The save of the new commit index is
+// held with them and joins the save of those entries. A state machine that
+// goes asynchronous must not hold them up.
+import { MessageType, type Message, type PersistBatch, type StateMachine } from '@raftbus/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogMachine, TestCluster, utf8, waitFor, type Member } from './helpers/cluster.js';
 
@@ -36,22 +38,55 @@ async function startCluster(machines?: Map<number, StateMachine<string> & Pick<L
 }
 
 describe('held commit-only appends (asyncStorageWrites)', () => {
-  it('go out with the appends of the proposals their apply resumed, in one send, in raft order', async () => {
+  it('give way to the appends of the proposals their apply resumed, which carry the same commit, in raft order', async () => {
     const leader = await startCluster();
     const follower = cluster!.followers(leader)[0]!;
     const sends = recordSends(leader);
     const names = Array.from({ length: 20 }, (_, i) => `p${i}`);
     for (const n of names) await leader.node.propose(utf8(n));
+    // The followers learn every commit, the last one's included (its
+    // held append goes alone, as nothing follows it).
     await cluster!.waitForEntries([1, 2, 3], names);
-    // A send to the follower with a commit-only append followed by one carrying the next proposal.
-    const merged = sends.filter((call) => {
-      const appends = call.filter((m) => isAppend(m, follower.id));
-      return appends.length >= 2 && appends[0]!.entries.length === 0 && appends.some((m) => m.entries.length > 0);
-    });
-    expect(merged.length).toBeGreaterThanOrEqual(names.length / 2);
+    const appends = sends.flat().filter((m) => isAppend(m, follower.id));
+    // Each proposal after the first reaches the follower in an append that
+    // also commits the one before it (its commit is its starting index)...
+    const carrying = appends.filter((m) => m.entries.length > 0 && m.commit === m.index);
+    expect(carrying.length).toBeGreaterThanOrEqual(names.length / 2);
+    // ...and the commit-only append held for that commit is not sent: no
+    // send holds one together with an append that covers it (nor does any
+    // send, held or not).
+    for (const call of sends) {
+      const toFollower = call.filter((m) => isAppend(m, follower.id));
+      for (const held of toFollower.filter((m) => m.entries.length === 0)) {
+        expect(toFollower.some((m) => m !== held && m.index === held.index && m.logTerm === held.logTerm && m.commit >= held.commit)).toBe(false);
+      }
+    }
+    const commitOnly = appends.filter((m) => m.entries.length === 0);
+    expect(commitOnly.length).toBeLessThanOrEqual(names.length / 2);
     // Every append to the follower still leaves in raft's order: commit indexes never go back.
-    const commits = sends.flat().filter((m) => isAppend(m, follower.id)).map((m) => m.commit);
+    const commits = appends.map((m) => m.commit);
     expect(commits).toEqual([...commits].sort((a, b) => a - b));
+  });
+
+  it('hold the save of the new commit index until it can join the save of the next proposal', async () => {
+    const leader = await startCluster();
+    const saves: PersistBatch[] = [];
+    const save = leader.storage.save.bind(leader.storage);
+    leader.storage.save = (batch: PersistBatch) => {
+      saves.push(batch);
+      return save(batch);
+    };
+    const names = Array.from({ length: 20 }, (_, i) => `q${i}`);
+    for (const n of names) await leader.node.propose(utf8(n));
+    await cluster!.waitForEntries([1, 2, 3], names);
+    // Saves of a commit index alone are few: most went with entries.
+    const alone = saves.filter((b) => b.entries.length === 0 && b.snapshot === undefined);
+    const joined = saves.filter((b) => b.entries.length > 0 && b.hardState !== undefined && b.hardState.commit >= b.entries[0]!.index - 1);
+    expect(alone.length).toBeLessThanOrEqual(names.length / 2);
+    expect(joined.length).toBeGreaterThanOrEqual(names.length / 2);
+    // The last commit, with no proposal after it, is saved all the same.
+    const last = leader.node.status().commit;
+    await waitFor(() => leader.storage.initialState().hardState.commit === last, 5_000, `commit ${last} saved on the leader`);
   });
 
   it('are not held while the state machine is busy with an asynchronous apply', async () => {
