@@ -889,7 +889,7 @@ export class RaftNode<Result = unknown> {
     // Only then the appends: a save starts in this turn (framing, checksums,
     // a small write), and a leader's appends to its followers, which need not
     // wait for its own (raft thesis 10.2.1), should not wait for that either.
-    // One of the hard state alone that no peer waits on (a leader's new
+    // One of the hard state alone that nothing waits on (a leader's new
     // commit index) going with an apply that starts now is held like the
     // commit-only appends: the apply and the callers it resumes need not
     // wait for its save, which then joins that of their proposals' entries.
@@ -900,9 +900,17 @@ export class RaftNode<Result = unknown> {
     if (this.readsByIndex.length > 0) this.serveReads();
   }
 
-  /** A MsgStorageAppend of the hard state alone (no entries, no snapshot) whose responses are all to this node. */
+  /**
+   * A MsgStorageAppend of the hard state alone (no entries, no snapshot)
+   * that nothing waits on but raft's own note that it is stored: no
+   * acknowledgement to a peer, no vote (a candidate's for itself included).
+   */
   private isOwnHardStateOnly(m: Message): boolean {
-    return m.entries.length === 0 && m.snapshot === undefined && m.responses.every((r) => r.to === this.id);
+    return (
+      m.entries.length === 0 &&
+      m.snapshot === undefined &&
+      m.responses.every((r) => r.to === this.id && r.type === MessageType.MsgStorageAppendResp)
+    );
   }
 
   /** Queues a MsgStorageAppend for the append worker (after any held ones), starting it if idle. */
