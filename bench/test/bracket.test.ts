@@ -83,16 +83,37 @@ describe('configResults against adjacent baselines', () => {
   });
 
   it('with file storage and one proposer, the notes also read p50 against the round trip plus one fdatasync', () => {
-    const fsync = new Map([[128, { perSecond: 8000, ops: 8000, seconds: 1 }]]);
+    const fsync = new Map([[128, { alone: { perSecond: 8000, ops: 8000, seconds: 1, writers: 1 } }]]);
     const file = { ...config(1, [0.75], 1300), name: 'cluster/nats/file/128b/c1', storage: 'file' as const };
     const [latency] = configResults(file, baselines, fsync, { roundTripMs: { before: 0.2, after: 0.3, value: 0.25 } });
     expect(latency.ratio).toBe(3);
     expect(latency.target).toEqual({ ratioAtMost: 2 });
     // 0.75 ÷ (0.25 + 0.125)
-    expect(latency.notes).toContain("against the round trip plus one fdatasync at the disk's raw rate (0.25 + 0.125 ms), the least a durable commit can take: 2×");
+    expect(latency.notes).toContain(
+      "against the round trip plus one fdatasync at the disk's raw rate (0.25 + 0.125 ms), the least a durable commit can take on a disk of its own: 2× (three nodes share one disk here)",
+    );
+    expect(latency.notes).toContain('disk: 8000 fdatasync/s raw at 128 B');
     // Not with memory storage, nor with more proposers.
     expect(configResults(config(1, [0.75], 1300), baselines, fsync)[0].notes).not.toContain('fdatasync at');
     expect(configResults({ ...file, concurrency: 64 }, baselines, fsync)[0].notes).not.toContain('fdatasync at');
+  });
+
+  it('with the rate of writers sharing the disk, the notes give the least a commit can take here and whether the target is within it', () => {
+    const disk = (sharedPerSecond: number) =>
+      new Map([[128, { alone: { perSecond: 8000, ops: 8000, seconds: 1, writers: 1 }, shared: { perSecond: sharedPerSecond, ops: 3 * sharedPerSecond, seconds: 1, writers: 3 } }]]);
+    const file = { ...config(1, [0.75], 1300), name: 'cluster/nats/file/128b/c1', storage: 'file' as const };
+    const around = { roundTripMs: { before: 0.2, after: 0.3, value: 0.25 } };
+    // Each writer's fdatasync takes 0.5 ms among three: 0.75 ÷ (0.25 + 0.5) = 1, and a commit costing nothing more takes 3× the round trip.
+    const [slow] = configResults(file, baselines, disk(2000), around);
+    expect(slow.notes).toContain(
+      'against the round trip plus one fdatasync among 3 writers at once, as this cluster\'s nodes share the disk (0.25 + 0.5 ms): 1×, where a commit costing nothing more would be 3× the round trip, above the target of 2: out of reach on this disk',
+    );
+    expect(slow.notes).toContain('disk: 8000 fdatasync/s raw at 128 B, 2000 each with 3 writers at once');
+    // 0.2 ms among three: the floor is 1.8×, within the target, and the note does not say otherwise.
+    const [fast] = configResults(file, baselines, disk(5000), around);
+    expect(fast.notes).toContain('(0.25 + 0.2 ms): 1.667×, where a commit costing nothing more would be 1.8× the round trip.');
+    expect(fast.notes).not.toContain('out of reach');
+    expect(fast.notes).not.toContain('three nodes share one disk here');
   });
 
   it('a failed probe falls back to the first baseline and says so', () => {

@@ -38,6 +38,7 @@ describe.skipIf(noNats !== undefined)(`cluster-mp suite, quick, on NATS${noNats 
     const oneWay = byName('baseline/nats/one-way/128b');
     expect(oneWay.value).toBeGreaterThan(0);
     expect(byName('baseline/fsync/128b/fdatasync').value).toBeGreaterThan(0);
+    expect(byName('baseline/fsync/128b/fdatasync/3-writers').value).toBeGreaterThan(0);
 
     for (const storage of ['file', 'memory']) {
       for (const c of [1, 1024]) {
@@ -75,7 +76,7 @@ describe.skipIf(noNats !== undefined)(`cluster-mp suite, quick, on NATS${noNats 
         if (storage === 'file') expect(throughput.notes).toMatch(/fdatasync\/s raw/);
       }
     }
-    // Baselines: fsync (fdatasync and fsync), the round trip and the one-way rate; then 2 storages × 2 concurrencies × 2 results.
-    expect(results).toHaveLength(4 + 2 * 2 * 2);
+    // Baselines: fsync (fdatasync, fsync, fdatasync by 3 writers at once), the round trip and the one-way rate; then 2 storages × 2 concurrencies × 2 results.
+    expect(results).toHaveLength(5 + 2 * 2 * 2);
   }, 180_000);
 });

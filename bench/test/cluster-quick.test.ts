@@ -36,7 +36,7 @@ describe('cluster suite, quick, on the memory bus', () => {
       const oneWay = byName(`baseline/memory/one-way/${size}`);
       expect(oneWay.unit).toBe('msgs/s');
       expect(oneWay.value).toBeGreaterThan(0);
-      for (const call of ['fdatasync', 'fsync']) {
+      for (const call of ['fdatasync', 'fsync', 'fdatasync/3-writers']) {
         const fsync = byName(`baseline/fsync/${size}/${call}`);
         expect(fsync.unit).toBe('ops/s');
         expect(fsync.value).toBeGreaterThan(0);
@@ -75,7 +75,8 @@ describe('cluster suite, quick, on the memory bus', () => {
         }
       }
     }
-    expect(results).toHaveLength(8 + 2 * 2 * 3 * 2);
+    // Per payload size 5 baselines (round trip, one-way rate, fdatasync, fsync, fdatasync by 3 writers); then 2 storages × 2 sizes × 3 concurrencies × 2 results.
+    expect(results).toHaveLength(2 * 5 + 2 * 2 * 3 * 2);
   }, 120_000);
 });
 

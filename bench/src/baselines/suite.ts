@@ -77,34 +77,60 @@ async function withLink<T>(bus: Bus, run: (link: ReturnType<Bus['link']>) => Pro
   }
 }
 
-/** fdatasync rate by payload size (what FileStorage's WAL does per batch), for the file-storage results. */
-export type FsyncBaselines = Map<number, FsyncResult>;
+/** The disk's fdatasync rate at one payload size (what FileStorage's WAL does per batch): one writer alone, and `writers` at once. */
+export interface DiskBaseline {
+  alone: FsyncResult;
+  /** Each of `shared.writers` writers' rate while all write at once, as the nodes of a cluster sharing this disk do. */
+  shared?: FsyncResult;
+}
 
-/** The disk's durable-write rates under `dir`: fdatasync and fsync at each size; results named baseline/fsync/<size>/<call>. */
+/** By payload size, for the file-storage results. */
+export type FsyncBaselines = Map<number, DiskBaseline>;
+
+/**
+ * The disk's durable-write rates under `dir`: fdatasync and fsync at each
+ * size, results named baseline/fsync/<size>/<call>; and fdatasync with
+ * `sharedWriters` writers at once, baseline/fsync/<size>/fdatasync/<n>-writers.
+ */
 export async function measureFsync(
   dir: string,
   payloadSizes: readonly number[],
   durationMs: number,
+  sharedWriters: number,
 ): Promise<{ fdatasync: FsyncBaselines; results: BenchResult[] }> {
   const fdatasync: FsyncBaselines = new Map();
   const results: BenchResult[] = [];
-  for (const size of payloadSizes) {
-    for (const call of ['fdatasync', 'fsync'] as SyncCall[]) {
-      const name = `baseline/fsync/${sizeLabel(size)}/${call}`;
-      try {
-        const r = await fsyncRate(dir, size, call, durationMs);
-        if (call === 'fdatasync') fdatasync.set(size, r);
-        results.push({
-          name,
-          params: { payloadBytes: size, call, ops: r.ops },
-          value: Math.round(r.perSecond),
-          unit: 'ops/s',
-          notes: `raw disk rate: append ${size} B then ${call}, one after the other, in ${dir}`,
-        });
-      } catch (e) {
-        results.push({ name, params: { payloadBytes: size, call }, value: 0, unit: 'ops/s', notes: `failed: ${message(e)}` });
-      }
+  const measure = async (name: string, size: number, call: SyncCall, writers: number, how: string): Promise<FsyncResult | undefined> => {
+    try {
+      const r = await fsyncRate(dir, size, call, durationMs, writers);
+      results.push({
+        name,
+        params: { payloadBytes: size, call, writers, ops: r.ops },
+        value: Math.round(r.perSecond),
+        unit: 'ops/s',
+        notes: `raw disk rate: append ${size} B then ${call}, ${how}, in ${dir}`,
+      });
+      return r;
+    } catch (e) {
+      results.push({ name, params: { payloadBytes: size, call, writers }, value: 0, unit: 'ops/s', notes: `failed: ${message(e)}` });
+      return undefined;
     }
+  };
+  for (const size of payloadSizes) {
+    const base = `baseline/fsync/${sizeLabel(size)}`;
+    const alone = await measure(`${base}/fdatasync`, size, 'fdatasync', 1, 'one after the other');
+    await measure(`${base}/fsync`, size, 'fsync', 1, 'one after the other');
+    const shared =
+      sharedWriters > 1
+        ? await measure(
+            `${base}/fdatasync/${sharedWriters}-writers`,
+            size,
+            'fdatasync',
+            sharedWriters,
+            `one after the other in each of ${sharedWriters} files at once (the rate is each writer's)`,
+          )
+        : undefined;
+    if (alone) fdatasync.set(size, { alone, ...(shared && { shared }) });
   }
   return { fdatasync, results };
 }

@@ -18,7 +18,7 @@ import type { BenchResult } from '../results.js';
 import { openBus, type Bus, type BusName } from '../baselines/buses.js';
 import { sizeLabel } from '../baselines/sizes.js';
 import { measureBus, measureFsync, type BusBaselines, type FsyncBaselines } from '../baselines/suite.js';
-import { CLUSTER_NODE_OPTIONS, type StorageKind } from './bench-cluster.js';
+import { CLUSTER_NODE_OPTIONS, NODE_IDS, type StorageKind } from './bench-cluster.js';
 import type { ClosedLoopOptions, ClosedLoopResult } from './closed-loop.js';
 import { configResults, measureConfig, type ConfigLoad, type MeasuredCluster } from './config-results.js';
 
@@ -131,7 +131,7 @@ export async function runClusters<B extends BusName, C extends RunningCluster>(
   let fsync: FsyncBaselines = new Map();
   if (o.storages.includes('file')) {
     o.log(`baselines: fsync in ${o.tmpDir}`);
-    const measured = await measureFsync(o.tmpDir, o.payloadSizes, o.fsyncDurationMs);
+    const measured = await measureFsync(o.tmpDir, o.payloadSizes, o.fsyncDurationMs, NODE_IDS.length);
     fsync = measured.fdatasync;
     results.push(...measured.results);
   }
