@@ -1,7 +1,7 @@
 // The file-system calls FileStorage makes, injectable so that tests can count
 // fsyncs or fail one (the default is node:fs/promises, plus node:fs's
 // writeSync for small writes).
-import { writeSync } from 'node:fs';
+import { constants, writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 
@@ -13,6 +13,14 @@ export interface FileStorageFs extends Pick<typeof fsp, 'open' | 'readFile' | 'r
    * write goes through the handle's own `write()`.
    */
   writeSync?: (fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number) => number;
+  /**
+   * Opens an existing file for writes that are durable when they resolve
+   * (O_DSYNC): each makes its own bytes, and the file size that reaches
+   * them, durable, as an fdatasync after it would; unlike an fdatasync, not
+   * what was written before it through another handle. Optional: without
+   * it, a write that must be durable is followed by a datasync.
+   */
+  openDurable?: (path: string) => Promise<FileHandle>;
 }
 
 export const nodeFs: FileStorageFs = {
@@ -24,6 +32,8 @@ export const nodeFs: FileStorageFs = {
   unlink: fsp.unlink,
   link: fsp.link,
   writeSync: (fh, buf, offset, length, position) => writeSync(fh.fd, buf, offset, length, position),
+  // Windows has no O_DSYNC.
+  ...(typeof constants.O_DSYNC === 'number' && { openDurable: (path: string) => fsp.open(path, constants.O_WRONLY | constants.O_DSYNC) }),
 };
 
 /**
@@ -38,13 +48,18 @@ export const nodeFs: FileStorageFs = {
  */
 export const SYNC_WRITE_MAX_BYTES = 32 * 1024;
 
+/** Whether writeFully writes `length` bytes in the calling turn (else through the thread pool). */
+export function writesNow(fs: FileStorageFs, length: number): boolean {
+  return fs.writeSync !== undefined && length <= SYNC_WRITE_MAX_BYTES;
+}
+
 /**
  * Writes all of `buf` at `position` (a single write may write less): in
  * the calling turn if it is small and `fs` can (SYNC_WRITE_MAX_BYTES), else
  * through the thread pool. Either way a failure rejects the returned promise.
  */
 export async function writeFully(fs: FileStorageFs, fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
-  const now = fs.writeSync !== undefined && buf.length <= SYNC_WRITE_MAX_BYTES;
+  const now = writesNow(fs, buf.length);
   let done = 0;
   while (done < buf.length) {
     const n = now

@@ -319,6 +319,44 @@ describe('a crash at every file-system boundary', () => {
   }, TIMEOUT);
 });
 
+// FileStorage writes a batch that must be durable, when nothing before it
+// waits for an fsync, through a handle opened O_DSYNC if the write would go
+// to the thread pool anyway (a large one): one call instead of a write and a
+// datasync. Here every write goes there, so the whole workload runs so.
+const DURABLE_WRITES = { durableWrites: true, noWriteSync: true } satisfies CrashFsOptions;
+
+describe('a crash at every file-system boundary, WAL batches made durable by their write (O_DSYNC)', () => {
+  it('the workload makes its fsynced saves with durable writes, and reaches every state it is meant to (no crash)', async () => {
+    const root = await scratchDir();
+    const cfs = await CrashFs.over(root, DURABLE_WRITES);
+    const o = await runWorkload(cfs, root);
+    expect(o.crash).toBeUndefined();
+    expect(o.acked).toBe(OPS.length);
+    // Every save that fsyncs and follows no commit-only save (whose write it would have to fsync too).
+    expect(cfs.durableWritten).toBeGreaterThan(5);
+    expect(cfs.volatilePaths()).toEqual(['data']);
+    const s = new FileStorage({ dir: join(root, 'data'), logger: discardLogger });
+    await s.open();
+    expect(view(s)).toEqual(VIEWS[OPS.length]);
+    await s.close();
+  });
+
+  it('recovers, from what survives, a state the store passed through holding every acknowledged write', async () => {
+    const seen = await crashEverywhere(DURABLE_WRITES);
+    expect(seen.boundaries).toBeGreaterThan(50);
+    expect(seen.tornTails).toBeGreaterThan(10);
+    expect(seen.ahead).toBeGreaterThan(10);
+  }, TIMEOUT);
+
+  it('notices a disk that does not honour them', async () => {
+    const error = await crashEverywhere({ ...DURABLE_WRITES, ignoreSync: (path, kind) => kind === 'file' && path.endsWith('.wal') }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/not a state the store passed through/);
+  }, TIMEOUT);
+});
+
 describe('a crash during recovery', () => {
   /** What an uninterrupted open of `image` recovers. */
   async function recovered(image: string): Promise<{ view: unknown; tornTail: boolean }> {

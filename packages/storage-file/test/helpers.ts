@@ -18,6 +18,7 @@ import {
   type Logger,
 } from '@raftbus/core';
 import { FileStorage, type FileStorageFs, type FileStorageOptions } from '../src/index.js';
+import { nodeFs } from '../src/fs.js';
 
 const dirs: string[] = [];
 
@@ -108,7 +109,7 @@ export async function rejection(p: Promise<unknown>): Promise<unknown> {
 }
 
 export interface FsEvent {
-  op: 'open' | 'sync' | 'datasync' | 'rename' | 'unlink' | 'write';
+  op: 'open' | 'sync' | 'datasync' | 'rename' | 'unlink' | 'write' | 'close';
   path: string;
   detail?: string;
   /** A positioned write's position and length (write(buffer, offset, length, position)). */
@@ -121,10 +122,13 @@ export interface FsEvent {
  * (path: the new name, detail: the old), unlinks and writes (with position
  * and length when positioned; detail 'now' when made through writeSync).
  * `failDatasync` makes the n-th datasync (1-based) throw EIO, `failWrite`
- * the n-th write, either way, throw ENOSPC.
+ * the n-th write, either way, throw ENOSPC. With `durable`, it offers
+ * node:fs's openDurable (O_DSYNC): such an open has detail 'durable', and
+ * so have the writes through the handle it returns and its close (the only
+ * closes recorded); `failOpenDurable` makes that open throw EMFILE.
  */
 export function recordingFs(
-  opts: { failDatasync?: number; failWrite?: number } = {},
+  opts: { failDatasync?: number; failWrite?: number; durable?: boolean; failOpenDurable?: boolean } = {},
 ): FileStorageFs & { events: FsEvent[]; count(op: FsEvent['op']): number } {
   const events: FsEvent[] = [];
   let datasyncs = 0;
@@ -134,12 +138,17 @@ export function recordingFs(
     if (++writes === opts.failWrite) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   };
   const paths = new WeakMap<FileHandle, string>();
-  const open = (async (...args: Parameters<typeof fsp.open>) => {
-    const fh = await fsp.open(...args);
-    const path = String(args[0]);
-    events.push({ op: 'open', path, detail: String(args[1] ?? 'r') });
+  const record = (fh: FileHandle, path: string, detail: string): FileHandle => {
+    events.push({ op: 'open', path, detail });
+    const durable = detail === 'durable' ? { detail } : {};
     const proxy = new Proxy(fh, {
       get(target, prop) {
+        if (prop === 'close' && detail === 'durable') {
+          return async () => {
+            events.push({ op: 'close', path, ...durable });
+            return target.close();
+          };
+        }
         if (prop === 'sync') {
           return async () => {
             events.push({ op: 'sync', path });
@@ -159,7 +168,7 @@ export function recordingFs(
         if (prop === 'write') {
           return async (...a: unknown[]) => {
             const [, , length, position] = a;
-            wrote(typeof position === 'number' && typeof length === 'number' ? { op: 'write', path, position, length } : { op: 'write', path });
+            wrote(typeof position === 'number' && typeof length === 'number' ? { op: 'write', path, position, length, ...durable } : { op: 'write', path, ...durable });
             return (target.write as (...x: unknown[]) => unknown).apply(target, a);
           };
         }
@@ -169,9 +178,15 @@ export function recordingFs(
     });
     paths.set(proxy, path);
     return proxy;
-  }) as typeof fsp.open;
+  };
+  const open = (async (...args: Parameters<typeof fsp.open>) => record(await fsp.open(...args), String(args[0]), String(args[1] ?? 'r'))) as typeof fsp.open;
+  const openDurable = async (path: string): Promise<FileHandle> => {
+    if (opts.failOpenDurable) throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' });
+    return record(await nodeFs.openDurable!(path), path, 'durable');
+  };
   return {
     open,
+    ...(opts.durable && { openDurable }),
     readFile: fsp.readFile,
     readdir: fsp.readdir,
     mkdir: fsp.mkdir,

@@ -99,6 +99,15 @@ export interface CrashFsOptions {
    * missing fsync.
    */
   ignoreSync?: (path: string, kind: 'file' | 'dir') => boolean;
+  /**
+   * Offers FileStorageFs.openDurable: a handle whose every write is made
+   * durable by the call itself (O_DSYNC). Such a write must find nothing
+   * of its file pending (O_DSYNC would not make that durable): crash-fs
+   * throws if it does.
+   */
+  durableWrites?: boolean;
+  /** Leaves out FileStorageFs.writeSync, so that every write goes through a handle's write(). */
+  noWriteSync?: boolean;
 }
 
 function applyOp(content: Uint8Array, op: FileOp): Uint8Array {
@@ -123,6 +132,8 @@ export class CrashFs {
   boundaries = 0;
   /** Set once the machine has crashed. */
   crash: CrashError | undefined;
+  /** Writes made durable by the write itself (durableWrites). */
+  durableWritten = 0;
 
   private readonly root: string;
   private readonly tree: DirNode;
@@ -151,11 +162,14 @@ export class CrashFs {
       rename: ((from: string, to: string) => this.serial(() => this.rename(String(from), String(to)))) as FileStorageFs['rename'],
       unlink: ((path: string) => this.serial(() => this.unlink(String(path)))) as FileStorageFs['unlink'],
       link: ((from: string, to: string) => this.serial(() => this.link(String(from), String(to)))) as FileStorageFs['link'],
-      writeSync: (fh, buf, offset, length, position) => {
-        const write = this.writers.get(fh);
-        if (write === undefined) throw new Error('crash-fs: writeSync on a handle crash-fs did not open');
-        return write(buf.subarray(offset, offset + length), position);
-      },
+      ...(!options.noWriteSync && {
+        writeSync: (fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number) => {
+          const write = this.writers.get(fh);
+          if (write === undefined) throw new Error('crash-fs: writeSync on a handle crash-fs did not open');
+          return write(buf.subarray(offset, offset + length), position);
+        },
+      }),
+      ...(options.durableWrites && { openDurable: (path: string) => this.serial(() => this.openDurable(String(path))) }),
     };
   }
 
@@ -310,6 +324,14 @@ export class CrashFs {
     return this.handle(fh, node, path);
   }
 
+  /** An existing file, opened for writes durable on return. */
+  private async openDurable(path: string): Promise<FileHandle> {
+    await this.alive('open');
+    const existing = this.lookup(path);
+    if (existing === undefined) return fsp.open(path, 'r+'); // rejects as the real call does
+    return this.handle(await fsp.open(path, 'r+'), existing, path, true);
+  }
+
   private async mkdir(path: string, options: unknown): Promise<string | undefined> {
     await this.alive('mkdir');
     const missing: string[] = [];
@@ -368,7 +390,7 @@ export class CrashFs {
   }
 
   /** The real handle, with its mutating calls counted and modelled. */
-  private handle(fh: FileHandle, node: Node, path: string): FileHandle {
+  private handle(fh: FileHandle, node: Node, path: string, durable = false): FileHandle {
     this.openHandles.add(fh);
     let position = 0;
     // This handle's calls queued on the chain and not yet finished.
@@ -394,11 +416,28 @@ export class CrashFs {
     };
     const write = async (bytes: Uint8Array, at: number): Promise<number> => {
       const op = begin(bytes, at);
-      return wrote(op, (await fh.write(bytes, 0, bytes.length, at)).bytesWritten);
+      const n = wrote(op, (await fh.write(bytes, 0, bytes.length, at)).bytesWritten);
+      if (durable) madeDurable();
+      return n;
+    };
+    // O_DSYNC: the write just recorded is durable now, and it must have been
+    // all there was to make durable.
+    const madeDurable = (): void => {
+      const file = node as FileNode;
+      this.durableWritten++;
+      // A disk that lies keeps every change pending.
+      if (this.ignoreSync?.(resolve(path), 'file')) return;
+      if (file.pending.length !== 1) {
+        throw new Error(`crash-fs: a durable write to ${path} with ${file.pending.length - 1} earlier change(s) not fsynced, which it does not make durable`);
+      }
+      file.durable = file.current;
+      file.pending = [];
     };
     const writeNow = (bytes: Uint8Array, at: number): number => {
       if (queued > 0) throw new Error(`crash-fs: writeSync on ${path} while ${queued} earlier call(s) on it are queued; it would overtake them`);
-      return wrote(begin(bytes, at), writeSync(fh.fd, bytes, 0, bytes.length, at));
+      const n = wrote(begin(bytes, at), writeSync(fh.fd, bytes, 0, bytes.length, at));
+      if (durable) madeDurable();
+      return n;
     };
     const sync = async (): Promise<void> => {
       if (this.boundary(`fsync ${path}`)) throw this.crash!;
