@@ -32,6 +32,10 @@ die() { log "$*"; exit 1; }
 accepts() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # The pid file names a live broker (not a process that reused a stale pid).
 running() { [ -f "$dir/kafka.pid" ] && ps -p "$(cat "$dir/kafka.pid")" -o args= 2>/dev/null | grep -q 'kafka\.Kafka'; }
+# The process just started has not exited. Not running(): until the forked
+# shell has exec'd nohup and java (a while on a loaded machine), its command
+# line is this script's.
+alive() { ps -p "$(cat "$dir/kafka.pid")" -o stat= 2>/dev/null | grep -qv '^ *Z'; }
 
 command -v "$java" >/dev/null || die "no java on PATH (Java 17 needed; apt-get install -y openjdk-17-jre-headless)"
 
@@ -41,7 +45,7 @@ command -v "$java" >/dev/null || die "no java on PATH (Java 17 needed; apt-get i
 wait_ready() {
   local deadline=$((SECONDS + timeout))
   until tail -n +"$(($1 + 1))" "$dir/kafka.log" | grep -q 'Kafka Server started' && accepts "$port"; do
-    if ! running; then
+    if ! alive; then
       tail -n 40 "$dir/kafka.log" >&2
       die "the broker exited during startup (log: $dir/kafka.log)"
     fi

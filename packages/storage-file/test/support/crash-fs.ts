@@ -24,6 +24,8 @@
 // to run while an earlier call on the same handle is still queued: it would
 // overtake it. (Calls on other files may be queued meanwhile: a snapshot
 // file is written while the WAL is.)
+// A handle from openDurable (option durableWrites) is O_DSYNC's: each of
+// its writes is durable once it completes, as if an fsync followed it.
 // fsync itself is only modelled: the temp files are scratch.
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
