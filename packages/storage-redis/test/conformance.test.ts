@@ -1,13 +1,12 @@
 // The storage suite twice: against a Redis that fsyncs every write (durable),
 // and against one that does not, opened with acceptWeakDurability (state
 // survives close and reopen, not a crash of Redis).
-import { findRedis, redisServerBinary, startPrivateRedis, storageConformance, whyNo, type PrivateServer, type ServerHandle } from '@raftbus/testkit';
+import { deleteClusterKeys, findRedis, redisServerBinary, startPrivateRedis, storageConformance, whyNo, type PrivateServer, type ServerHandle } from '@raftbus/testkit';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { deleteClusterKeys } from '../../transport-redis/test/redis-server.js';
 import { RedisStorage, isDurable, readDurabilityConfig } from '../src/index.js';
 
 let seq = 0;
@@ -55,7 +54,7 @@ describe.skipIf(noRedis !== undefined)(`RedisStorage on the test Redis${noRedis 
   });
   afterAll(async () => {
     if (service === undefined) return;
-    await deleteClusterKeys(service.url, used);
+    await deleteClusterKeys(() => new Redis(service.url), used);
     await service.stop();
   });
   storageConformance(

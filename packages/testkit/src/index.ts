@@ -8,6 +8,7 @@ export { AppliedCommands } from './applied-commands.js';
 export { SeededRandom } from './random.js';
 export { storageView, type StorageView } from './storage-view.js';
 export { sleep, waitFor } from './wait.js';
+export { deleteClusterKeys, type RedisKeyClient } from './redis-keys.js';
 export {
   clusterConformance,
   type ClusterHarness,

@@ -1,7 +1,7 @@
-import { findRedis, transportConformance, whyNo, type ServerHandle } from '@raftbus/testkit';
+import { deleteClusterKeys, findRedis, transportConformance, whyNo, type ServerHandle } from '@raftbus/testkit';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisTransport } from '../src/index.js';
-import { deleteClusterKeys } from './redis-server.js';
 
 const noRedis = whyNo('redis');
 
@@ -21,7 +21,7 @@ describe.skipIf(noRedis !== undefined)(`RedisTransport${noRedis ? ` (skipped: ${
           clusters.add(clusterId);
           return new RedisTransport({ url: redis.url });
         },
-        cleanup: () => deleteClusterKeys(redis.url, clusters),
+        cleanup: () => deleteClusterKeys(() => new Redis(redis.url), clusters),
       };
     },
     { oversized: 'split' },

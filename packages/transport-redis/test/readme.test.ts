@@ -1,10 +1,10 @@
 // The README's snippet, as a test (the URL from the test's Redis; the wait
 // for delivery made a bounded poll).
 import { MessageType, newMessage } from '@raftbus/core';
-import { findRedis, waitFor, whyNo } from '@raftbus/testkit';
+import { deleteClusterKeys, findRedis, waitFor, whyNo } from '@raftbus/testkit';
+import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { RedisTransport } from '../src/index.js';
-import { deleteClusterKeys } from './redis-server.js';
 
 const noRedis = whyNo('redis');
 
@@ -29,7 +29,7 @@ it.skipIf(noRedis !== undefined)(`runs the README example${noRedis ? ` (skipped:
     await Promise.all([a.stop(), b.stop()]);
     expect(log).toEqual(['node 2 got MsgHeartbeat from node 1']);
   } finally {
-    await deleteClusterKeys(redis.url, ['payments']);
+    await deleteClusterKeys(() => new Redis(redis.url), ['payments']);
     await redis.stop();
   }
 });

@@ -4,11 +4,10 @@
 import type { Socket } from 'node:net';
 import { MessageType, newConfState, newEntry, newMessage, type Message } from '@raftbus/core';
 import { Framer } from '@raftbus/framing';
-import { findRedis, redisServerBinary, SeededRandom, sleep, startPrivateRedis, waitFor, whyNo, type PrivateServer, type ServerHandle } from '@raftbus/testkit';
+import { deleteClusterKeys, findRedis, redisServerBinary, SeededRandom, sleep, startPrivateRedis, waitFor, whyNo, type PrivateServer, type ServerHandle } from '@raftbus/testkit';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_FRAME_BYTES, RedisTransport, inboxKey, type RedisTransportLogger, type RedisTransportOptions } from '../src/index.js';
-import { deleteClusterKeys } from './redis-server.js';
 
 const noRedis = whyNo('redis');
 const canSpawn = (redisServerBinary() !== undefined);
@@ -83,7 +82,7 @@ describe.skipIf(noRedis !== undefined)(`RedisTransport on Redis${noRedis ? ` (sk
   });
   afterAll(async () => {
     if (service === undefined) return;
-    await deleteClusterKeys(service.url, clustersUsed);
+    await deleteClusterKeys(() => new Redis(service.url), clustersUsed);
     await service.stop();
   });
 
