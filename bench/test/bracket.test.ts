@@ -116,6 +116,17 @@ describe('configResults against adjacent baselines', () => {
     expect(fast.notes).not.toContain('three nodes share one disk here');
   });
 
+  it('the notes say how busy the proposers\' process was over the window, when the run read it', () => {
+    const loaded = config(1024, [5], 50_000);
+    loaded.run.load = { eventLoopBusy: 0.704, cores: 1.25 };
+    const [latency, throughput] = configResults(loaded, baselines, new Map());
+    // 1.25 cores at 50 000 commits/s: 25 µs of CPU per commit.
+    const note = "while measured, the proposers' process had its event loop busy 70% of the time and used 1.25 cores of CPU (all its threads, 25 µs per commit)";
+    expect(latency.notes).toContain(note);
+    expect(throughput.notes).toContain(note);
+    expect(configResults(config(1024, [5], 50_000), baselines, new Map())[0].notes).not.toContain('event loop busy');
+  });
+
   it('a failed probe falls back to the first baseline and says so', () => {
     const [latency] = configResults(config(1, [0.3], 3000), baselines, new Map(), { failed: 'the round-trip probe after the window failed: bus down' });
     expect(latency.baseline!.value).toBe(0.1);

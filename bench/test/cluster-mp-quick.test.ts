@@ -74,6 +74,8 @@ describe.skipIf(noNats !== undefined)(`cluster-mp suite, quick, on NATS${noNats 
         expect(Math.abs(throughput.ratio! / (throughput.value / throughput.baseline!.value) - 1)).toBeLessThan(0.01);
         expect(throughput.target).toEqual(c === 1024 ? { ratioAtLeast: 0.5 } : undefined);
         if (storage === 'file') expect(throughput.notes).toMatch(/fdatasync\/s raw/);
+        // The proposers run in the leader's process: its load is what the notes give.
+        for (const r of [latency, throughput]) expect(r.notes).toMatch(/the proposers' process had its event loop busy \d+% of the time and used \d+\.\d\d cores of CPU/);
       }
     }
     // Baselines: fsync (fdatasync, fsync, fdatasync by 3 writers at once), the round trip and the one-way rate; then 2 storages × 2 concurrencies × 2 results.

@@ -72,6 +72,7 @@ describe('cluster suite, quick, on the memory bus', () => {
           expect(throughput.notes).toMatch(/^no target on the in-process bus/);
           expect(throughput.target).toBeUndefined();
           if (storage === 'file') expect(throughput.notes).toMatch(/fdatasync\/s raw/);
+          for (const r of [latency, throughput]) expect(r.notes).toMatch(/the proposers' process had its event loop busy \d+% of the time and used \d+\.\d\d cores of CPU \(all its threads, [\d.]+ µs per commit\)/);
         }
       }
     }

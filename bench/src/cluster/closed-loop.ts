@@ -5,9 +5,11 @@
 // closes, so slow ones are not cut off the tail). The window lasts
 // `durationMs`, longer if fewer than `minSamples` proposals started in it
 // (p999 needs about a thousand), but not past `maxDurationMs` unless no
-// proposal at all has started in it yet (then up to a minute more).
+// proposal at all has started in it yet (then up to a minute more). Over
+// the window it also reads how busy this process was (its event loop and
+// its CPU), which tells a configuration short of CPU from one that waits.
 import type { RaftNode } from '@raftbus/host';
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
 export interface ClosedLoopOptions {
   concurrency: number;
@@ -18,6 +20,14 @@ export interface ClosedLoopOptions {
   minSamples?: number;
   /** Default 3 × durationMs. */
   maxDurationMs?: number;
+}
+
+/** What the process running the proposers spent over the window. */
+export interface WindowLoad {
+  /** Fraction of the window the event loop was busy (perf_hooks eventLoopUtilization). */
+  eventLoopBusy: number;
+  /** CPU time of the whole process (user + system, all its threads) per ms of the window. */
+  cores: number;
 }
 
 export interface ClosedLoopResult {
@@ -32,6 +42,8 @@ export interface ClosedLoopResult {
   errors: number;
   /** One message of each kind of failure, for the notes. */
   errorKinds: string[];
+  /** Absent when the window closed before its start was marked. */
+  load?: WindowLoad;
 }
 
 /** Proposes on `leader()` (asked again after a failure, should the leader change). */
@@ -49,12 +61,21 @@ export async function closedLoop(leader: () => RaftNode<unknown>, o: ClosedLoopO
   const hardEnd = windowStart + (o.maxDurationMs ?? 3 * o.durationMs);
   const lastResort = hardEnd + 60_000;
   let closedAt: number | undefined;
+  // The load is read from a timer at the window's start (late by at most
+  // one turn of the loop) to the proposal that closes it.
+  let loadFrom: { elu: EventLoopUtilization; cpu: NodeJS.CpuUsage } | undefined;
+  let load: WindowLoad | undefined;
+  const markStart = (): void => {
+    loadFrom = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
+  };
+  const startTimer = setTimeout(markStart, Math.max(0, o.warmupMs));
   const closed = (now: number): boolean => {
     if (closedAt !== undefined) return true;
     if (now < nominalEnd) return false;
     const enough = startedInWindow >= minSamples || (startedInWindow > 0 && now >= hardEnd) || now >= lastResort;
     if (!enough) return false;
     closedAt = now;
+    if (loadFrom !== undefined) load = loadSince(loadFrom.elu, loadFrom.cpu);
     return true;
   };
   let node = leader();
@@ -82,6 +103,22 @@ export async function closedLoop(leader: () => RaftNode<unknown>, o: ClosedLoopO
   }
 
   await Promise.all(Array.from({ length: o.concurrency }, () => proposer()));
+  clearTimeout(startTimer);
   const windowMs = (closedAt ?? performance.now()) - windowStart;
-  return { commitsPerSecond: commits / (windowMs / 1000), commits, windowMs, latenciesMs: latencies, errors, errorKinds: [...errorKinds.values()] };
+  return {
+    commitsPerSecond: commits / (windowMs / 1000),
+    commits,
+    windowMs,
+    latenciesMs: latencies,
+    errors,
+    errorKinds: [...errorKinds.values()],
+    ...(load && { load }),
+  };
+}
+
+function loadSince(elu: EventLoopUtilization, cpu: NodeJS.CpuUsage): WindowLoad | undefined {
+  const { idle, active, utilization } = performance.eventLoopUtilization(elu);
+  const spentUs = process.cpuUsage(cpu);
+  const ms = idle + active;
+  return ms > 0 ? { eventLoopBusy: utilization, cores: (spentUs.user + spentUs.system) / 1000 / ms } : undefined;
 }

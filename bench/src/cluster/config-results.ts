@@ -10,7 +10,7 @@ import type { Bus } from '../baselines/buses.js';
 import type { Echo } from '../baselines/measure.js';
 import type { BusBaselines, DiskBaseline, FsyncBaselines } from '../baselines/suite.js';
 import type { StorageKind } from './bench-cluster.js';
-import type { ClosedLoopOptions, ClosedLoopResult } from './closed-loop.js';
+import type { ClosedLoopOptions, ClosedLoopResult, WindowLoad } from './closed-loop.js';
 import { warmUpNote, warmUpStep, type WarmUp } from './warm-up.js';
 
 export const LATENCY_TARGET = 2;
@@ -150,6 +150,7 @@ export function configResults(
   };
   const common = [
     c.setup,
+    ...(run.load ? [loadNote(run.load, run.commitsPerSecond)] : []),
     ...(storage === 'file' && fsync.has(size) ? [diskNote(size, fsync.get(size)!)] : []),
     ...(c.warmUp ? [warmUpNote(c.warmUp.result, c.warmUp.sliceMs)] : []),
     ...(c.settled ? [] : [`the cluster had not caught up with the previous configuration within ${SETTLE_TIMEOUT_MS / 1000} s`]),
@@ -205,6 +206,12 @@ export function configResults(
 }
 
 /** "disk: 3486 fdatasync/s raw at 128 B, 2290 each with 3 writers at once". */
+/** How busy the proposers' process was: a configuration short of CPU shows a busy loop, one that waits (on a disk, a peer) an idle one. */
+function loadNote(load: WindowLoad, commitsPerSecond: number): string {
+  const perCommit = commitsPerSecond > 0 ? `, ${sig4((load.cores * 1e6) / commitsPerSecond)} µs per commit` : '';
+  return `while measured, the proposers' process had its event loop busy ${Math.round(load.eventLoopBusy * 100)}% of the time and used ${load.cores.toFixed(2)} cores of CPU (all its threads${perCommit})`;
+}
+
 function diskNote(size: number, disk: DiskBaseline): string {
   const shared = disk.shared ? `, ${Math.round(disk.shared.perSecond)} each with ${disk.shared.writers} writers at once` : '';
   return `disk: ${Math.round(disk.alone.perSecond)} fdatasync/s raw at ${size} B${shared}`;
