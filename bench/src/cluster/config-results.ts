@@ -205,13 +205,13 @@ export function configResults(
   return [latency, throughput];
 }
 
-/** "disk: 3486 fdatasync/s raw at 128 B, 2290 each with 3 writers at once". */
 /** How busy the proposers' process was: a configuration short of CPU shows a busy loop, one that waits (on a disk, a peer) an idle one. */
 function loadNote(load: WindowLoad, commitsPerSecond: number): string {
   const perCommit = commitsPerSecond > 0 ? `, ${sig4((load.cores * 1e6) / commitsPerSecond)} µs per commit` : '';
   return `while measured, the proposers' process had its event loop busy ${Math.round(load.eventLoopBusy * 100)}% of the time and used ${load.cores.toFixed(2)} cores of CPU (all its threads${perCommit})`;
 }
 
+/** "disk: 3486 fdatasync/s raw at 128 B, 2290 each with 3 writers at once". */
 function diskNote(size: number, disk: DiskBaseline): string {
   const shared = disk.shared ? `, ${Math.round(disk.shared.perSecond)} each with ${disk.shared.writers} writers at once` : '';
   return `disk: ${Math.round(disk.alone.perSecond)} fdatasync/s raw at ${size} B${shared}`;
