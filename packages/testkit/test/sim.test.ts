@@ -83,4 +83,14 @@ describe('seeds long campaigns found', () => {
     expect(r.stats.steps).toBeGreaterThan(300);
     expect(r.stats.acknowledged).toBeGreaterThan(0);
   });
+
+  // Slowest fsync (a chance of 0.3 per storage round), electionTick 5, no
+  // PreVote: elections took as long as the shortest timeout, and each
+  // timeout deposed the leader, for 446 steps after faults stopped. The
+  // disk now speeds up with the network in the liveness phase.
+  it('seed 1039414024, 400 steps', () => {
+    const r = runSimulation({ seed: 1039414024, steps: 400 });
+    expect(r.stats.steps).toBeGreaterThan(400);
+    expect(r.stats.acknowledged).toBeGreaterThan(0);
+  });
 });
