@@ -23,6 +23,8 @@ describe('planted bugs are caught', () => {
     { bug: 'send-before-fsync', asyncStorageWrites: true, expected: lostWrites, detail: /lost|leader|never applied|committed/ },
     // A replica that skips an entry diverges from the others.
     { bug: 'skip-apply', asyncStorageWrites: false, expected: ['state-machine-safety'], detail: /reached state .* at index/ },
+    // A node that answers a read from its own commit index, not the leader's, can miss a committed write.
+    { bug: 'local-read', asyncStorageWrites: false, expected: ['read-safety'], detail: /answered read r\d+ at index \d+, but index \d+ was committed before it was asked/ },
   ];
   it.each(cases)('$bug (async: $asyncStorageWrites)', ({ bug, asyncStorageWrites, expected, detail }) => {
     let found: SimViolation | undefined;
@@ -76,9 +78,11 @@ describe('seeds long campaigns found', () => {
   // on in an old term was asked which nodes are members, and a node added
   // back later stayed stopped; the others, with one-entry messages, one in
   // flight, slow links and a node added back after the rest caught up,
-  // outran the bound on how long catching up may take.
+  // outran the bound on how long catching up may take. They were found
+  // before clients made reads, which change every later choice of a run:
+  // `reads: false` replays them as they were.
   it.each([366357082, 140224584, 1159903233])('seed %i, 300 steps', (seed) => {
-    const r = runSimulation({ seed, steps: 300 });
+    const r = runSimulation({ seed, steps: 300, reads: false });
     // It reached the liveness phase and committed there.
     expect(r.stats.steps).toBeGreaterThan(300);
     expect(r.stats.acknowledged).toBeGreaterThan(0);
@@ -89,7 +93,7 @@ describe('seeds long campaigns found', () => {
   // timeout deposed the leader, for 446 steps after faults stopped. The
   // disk now speeds up with the network in the liveness phase.
   it('seed 1039414024, 400 steps', () => {
-    const r = runSimulation({ seed: 1039414024, steps: 400 });
+    const r = runSimulation({ seed: 1039414024, steps: 400, reads: false });
     expect(r.stats.steps).toBeGreaterThan(400);
     expect(r.stats.acknowledged).toBeGreaterThan(0);
   });

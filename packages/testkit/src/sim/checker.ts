@@ -125,6 +125,17 @@ export class SafetyChecker {
     this.leaderChecked.set(k, this.maxCommitted);
   }
 
+  /**
+   * Read safety: a linearizable read (ReadIndex) must be answered at an
+   * index no lower than any entry committed before the client asked, or it
+   * could miss a write that had already been acknowledged.
+   */
+  observeRead(id: number, read: string, index: number, committedWhenAsked: number): void {
+    if (index < committedWhenAsked) {
+      throw new PropertyError('read-safety', `node ${id} answered read ${read} at index ${index}, but index ${committedWhenAsked} was committed before it was asked`);
+    }
+  }
+
   get highestCommitted(): number {
     return this.maxCommitted;
   }

@@ -2,7 +2,8 @@
 //   pnpm sim --seed 42 [--trace]      one seed (with --trace: every event)
 //   pnpm sim --seeds 1..5000          a range
 //   pnpm sim --duration 10m           random seeds until the time is up
-// Options that shape a run: --steps N, --async (asyncStorageWrites), --bug NAME.
+// Options that shape a run: --steps N, --async (asyncStorageWrites),
+// --no-reads (no ReadIndex requests, as runs were before reads), --bug NAME.
 // Exits 1 on any violation, printing its replay command.
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_STEPS, PLANTED_BUGS, type PlantedBug, type SimOptions } from './options.js';
@@ -10,7 +11,7 @@ import { runSeeds } from './runner.js';
 import { runSimulation } from './simulator.js';
 import { SimViolation } from './violation.js';
 
-const USAGE = 'usage: pnpm sim (--seed N [--trace] | --seeds A..B | --duration 10m|30s|2h) [--steps N] [--async] [--bug ' + PLANTED_BUGS.join('|') + ']';
+const USAGE = 'usage: pnpm sim (--seed N [--trace] | --seeds A..B | --duration 10m|30s|2h) [--steps N] [--async] [--no-reads] [--bug ' + PLANTED_BUGS.join('|') + ']';
 
 function fail(msg: string): never {
   console.error(msg);
@@ -56,6 +57,9 @@ function main(argv: string[]): number {
         break;
       case '--async':
         base.asyncStorageWrites = true;
+        break;
+      case '--no-reads':
+        base.reads = false;
         break;
       case '--bug': {
         const b = argv[++i] as PlantedBug;
@@ -107,7 +111,8 @@ function main(argv: string[]): number {
   console.log(
     `${summary.seeds} seeds (${base.steps ?? DEFAULT_STEPS} steps${base.asyncStorageWrites ? ', async storage writes' : ''}) in ${secs}s: ` +
       `${summary.violations.length} violations; ${t.steps} steps, ${t.accepted}/${t.proposals} proposals accepted, ${t.acknowledged} acknowledged, ` +
-      `${t.crashes} crashes (${t.crashesWithUnsynced} losing unsynced writes), ${t.partitions} partitions, ${t.confChanges} conf changes, ${t.snapshotsSent} snapshots sent`,
+      `${t.crashes} crashes (${t.crashesWithUnsynced} losing unsynced writes), ${t.partitions} partitions, ${t.confChanges} conf changes, ${t.snapshotsSent} snapshots sent, ` +
+      `${t.readsServed}/${t.reads} reads answered`,
   );
   for (const v of summary.violations) console.error(v.message);
   return summary.violations.length === 0 ? 0 : 1;

@@ -20,6 +20,7 @@ import {
   type Entry,
   type Message,
   type Ready,
+  type ReadState,
 } from '@raftbus/core';
 import type { SafetyChecker } from './checker.js';
 import type { PlantedBug } from './options.js';
@@ -34,6 +35,8 @@ export interface NodeEnv {
   send(m: Message): void;
   /** Called for each proposal id this node applies (a client waiting on this node sees it). */
   onApplied(node: SimNode, proposal: number): void;
+  /** Called for each ReadState raft hands this node (the answer to a ReadIndex request). */
+  onReadState(node: SimNode, rs: ReadState): void;
   bug: PlantedBug | undefined;
   /** Apply a snapshot of the state machine after this many entries past the log's first index. */
   compactEvery: number;
@@ -134,6 +137,8 @@ export class SimNode {
     }
     if (!this.rawNode.hasReady()) return false;
     const ready = this.rawNode.ready();
+    // A read's answer needs no fsync: the client waits for the apply instead.
+    for (const rs of ready.readStates) this.env.onReadState(this, rs);
     this.env.checker.observeCommitted(this.id, this.rawNode.raft.term, ready.committedEntries);
     this.write({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
     if (this.env.bug === 'send-before-fsync') for (const m of ready.messages) this.env.send(m);
@@ -146,6 +151,7 @@ export class SimNode {
     if (this.rawNode.hasReady()) {
       did = true;
       const rd = this.rawNode.ready();
+      for (const rs of rd.readStates) this.env.onReadState(this, rs);
       for (const m of rd.messages) {
         if (m.type === MessageType.MsgStorageAppend) this.appendQueue.push(m);
         else if (m.type === MessageType.MsgStorageApply) {

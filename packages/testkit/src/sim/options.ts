@@ -7,10 +7,11 @@
  *  - forget-vote: a node does not keep its vote: it reads vote 0 after a restart and before each vote request, so it can vote twice in one term.
  *  - send-before-fsync: messages leave as soon as a Ready is written, before it is fsynced.
  *  - skip-apply: a node's state machine silently skips one committed entry (the fourth it is handed).
+ *  - local-read: a read is answered at the asked node's own commit index, without asking the leader.
  */
-export type PlantedBug = 'forget-vote' | 'send-before-fsync' | 'skip-apply';
+export type PlantedBug = 'forget-vote' | 'send-before-fsync' | 'skip-apply' | 'local-read';
 
-export const PLANTED_BUGS: readonly PlantedBug[] = ['forget-vote', 'send-before-fsync', 'skip-apply'];
+export const PLANTED_BUGS: readonly PlantedBug[] = ['forget-vote', 'send-before-fsync', 'skip-apply', 'local-read'];
 
 export interface SimOptions {
   seed: number;
@@ -18,6 +19,12 @@ export interface SimOptions {
   steps?: number;
   /** Drive RawNode with asyncStorageWrites (storage work as MsgStorageAppend/Apply). */
   asyncStorageWrites?: boolean;
+  /**
+   * Clients also ask random nodes for linearizable reads (ReadIndex).
+   * Default true; false replays runs from before reads were simulated
+   * (reads change the messages sent, so every later choice).
+   */
+  reads?: boolean;
   bug?: PlantedBug;
   /** Receives one line per event (crash, partition, proposal, delivery, ...). */
   trace?: (line: string) => void;
@@ -30,6 +37,7 @@ export function replayCommand(o: SimOptions): string {
   let cmd = `pnpm sim --seed ${o.seed}`;
   if (o.steps !== undefined && o.steps !== DEFAULT_STEPS) cmd += ` --steps ${o.steps}`;
   if (o.asyncStorageWrites) cmd += ' --async';
+  if (o.reads === false) cmd += ' --no-reads';
   if (o.bug !== undefined) cmd += ` --bug ${o.bug}`;
   return cmd;
 }

@@ -47,6 +47,9 @@ export interface SimStats {
   maxTerm: number;
   /** Highest index handed out as committed. */
   committed: number;
+  /** ReadIndex requests clients made, and how many of them were answered. */
+  reads: number;
+  readsServed: number;
 }
 
 export interface SimResult {
@@ -69,6 +72,8 @@ export function emptyStats(): SimStats {
     snapshotsSent: 0,
     maxTerm: 0,
     committed: 0,
+    reads: 0,
+    readsServed: 0,
   };
 }
 
@@ -88,9 +93,11 @@ interface Params {
   fsyncChance: number;
   /** Chance that a node's clock ticks in a step: clocks drift apart. */
   tickChance: number;
+  /** Chance that a client asks a random node for a linearizable read in a fault-phase step. */
+  readRate: number;
 }
 
-function drawParams(rng: SeededRandom, asyncStorageWrites: boolean): Params {
+function drawParams(rng: SeededRandom, asyncStorageWrites: boolean, reads: boolean): Params {
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
   const nodeCount = 3 + rng.int(3);
   return {
@@ -116,6 +123,8 @@ function drawParams(rng: SeededRandom, asyncStorageWrites: boolean): Params {
     compactEvery: pick([4, 16, Number.POSITIVE_INFINITY]),
     fsyncChance: pick([0.3, 0.7, 1]),
     tickChance: pick([0.7, 1]),
+    // Drawn last, and only with reads on, so runs without reads draw as before.
+    readRate: reads ? pick([0.1, 0.3, 1]) : 0,
   };
 }
 
@@ -142,11 +151,14 @@ class Simulation {
   /** Accepted proposals whose client still waits: proposal id → node and incarnation it was proposed to. */
   private readonly waiting = new Map<number, { node: number; incarnation: number }>();
   private readonly acknowledged = new Set<number>();
+  private nextRead = 1;
+  /** Reads asked: read id → the highest index committed anywhere when it was asked, and whether it was answered yet. */
+  private readonly reads = new Map<string, { committed: number; answered: boolean }>();
   private readonly stats = emptyStats();
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new SeededRandom(opts.seed);
-    this.p = drawParams(this.rng, opts.asyncStorageWrites ?? false);
+    this.p = drawParams(this.rng, opts.asyncStorageWrites ?? false, opts.reads ?? true);
     this.network = new SimNetwork(this.rng, (m) => this.lost(m));
     this.env = {
       checker: this.checker,
@@ -157,6 +169,7 @@ class Simulation {
         this.waiting.delete(id);
         this.acknowledged.add(id);
       },
+      onReadState: (node, rs) => this.answered(node, new TextDecoder().decode(rs.requestCtx), rs.index),
       bug: opts.bug,
       compactEvery: this.p.compactEvery,
       trace: (line) => this.trace(line),
@@ -222,6 +235,7 @@ class Simulation {
       this.injectFaults();
       if (this.chance(this.p.proposeRate)) this.propose();
       if (this.chance(this.p.confChangeRate)) this.changeMembership();
+      if (this.p.readRate > 0 && this.chance(this.p.readRate)) this.read();
     }
     for (const n of this.live.values()) if (this.chance(this.p.tickChance)) n.tick();
     for (const m of this.network.due(this.step)) this.deliver(m);
@@ -303,6 +317,37 @@ class Simulation {
     this.waiting.set(id, { node: n.id, incarnation: n.incarnation });
     this.trace(`propose p${id} at ${n.id}`);
     return id;
+  }
+
+  /**
+   * A client asks a random live node for a linearizable read. Whatever
+   * any node knows to be committed now must be covered by the index the
+   * answer comes back with (every node's commit index is a lower bound of
+   * the cluster's, so this asks no more than linearizability does).
+   */
+  private read(): void {
+    const live = [...this.live.values()];
+    if (live.length === 0) return;
+    const n = live[this.rng.int(live.length)]!;
+    let committed = this.checker.highestCommitted;
+    for (const m of live) committed = Math.max(committed, m.rawNode.raft.raftLog.committed);
+    const read = `r${this.nextRead++}`;
+    this.stats.reads++;
+    this.reads.set(read, { committed, answered: false });
+    this.trace(`read ${read} at ${n.id} (committed ${committed})`);
+    // The planted bug: the node answers from its own commit index, without confirming with the leader.
+    if (this.opts.bug === 'local-read') return this.answered(n, read, n.rawNode.raft.raftLog.committed);
+    n.rawNode.readIndex(new TextEncoder().encode(read));
+  }
+
+  /** A node's answer to a read (a duplicated message may answer one twice: each answer is checked). */
+  private answered(node: SimNode, read: string, index: number): void {
+    const asked = this.reads.get(read);
+    if (asked === undefined) throw new Error(`node ${node.id} answered read ${read}, which no client asked`);
+    this.trace(`read ${read} answered at ${node.id}: index ${index}`);
+    this.checker.observeRead(node.id, read, index, asked.committed);
+    if (!asked.answered) this.stats.readsServed++;
+    asked.answered = true;
   }
 
   /** The live leader with the highest term, if any. */

@@ -36,13 +36,15 @@ export function simulationSuite(o: SimulationSuiteOptions): void {
     it('exercised the faults it claims to', () => {
       expect(ran).toBe(o.seeds);
       // Crashes that lost unsynced writes, snapshots to lagging nodes,
-      // membership changes and partitions all happened, and most accepted
+      // membership changes, partitions and reads all happened, and most accepted
       // proposals were acknowledged: the runs above were not vacuous.
       const perSeed = (k: keyof SimStats): number => totals[k] / ran;
       expect(perSeed('crashesWithUnsynced')).toBeGreaterThan(0.05);
       expect(perSeed('snapshotsSent')).toBeGreaterThan(0.5);
       expect(perSeed('confChanges')).toBeGreaterThan(0.5);
       expect(perSeed('partitions')).toBeGreaterThan(0.5);
+      // Reads were asked and answered (each answer checked against what was committed when it was asked).
+      expect(perSeed('readsServed')).toBeGreaterThan(5);
       expect(totals.acknowledged).toBeGreaterThan(totals.accepted / 2);
     });
   });

@@ -6,6 +6,8 @@ export type SafetyProperty =
   | 'leader-completeness'
   | 'state-machine-safety'
   | 'acknowledged-lost'
+  /** A linearizable read answered at an index below one committed before it was asked. */
+  | 'read-safety'
   | 'liveness'
   /** Raft saw its own invariants broken (e.g. a log lost what it acknowledged) and panicked. */
   | 'raft-panic'
