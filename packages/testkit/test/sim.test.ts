@@ -25,6 +25,8 @@ describe('planted bugs are caught', () => {
     { bug: 'skip-apply', asyncStorageWrites: false, expected: ['state-machine-safety'], detail: /reached state .* at index/ },
     // A node that answers a read from its own commit index, not the leader's, can miss a committed write.
     { bug: 'local-read', asyncStorageWrites: false, expected: ['read-safety'], detail: /answered read r\d+ at index \d+, but index \d+ was committed before it was asked/ },
+    // Reads that are never answered leave clients waiting once faults stop.
+    { bug: 'lost-read', asyncStorageWrites: true, expected: ['liveness'], detail: /no leader committed new proposals and answered reads on all members/ },
   ];
   it.each(cases)('$bug (async: $asyncStorageWrites)', ({ bug, asyncStorageWrites, expected, detail }) => {
     let found: SimViolation | undefined;

@@ -8,10 +8,11 @@
  *  - send-before-fsync: messages leave as soon as a Ready is written, before it is fsynced.
  *  - skip-apply: a node's state machine silently skips one committed entry (the fourth it is handed).
  *  - local-read: a read is answered at the asked node's own commit index, without asking the leader.
+ *  - lost-read: nodes drop the answers raft gives them to reads (their ReadStates).
  */
-export type PlantedBug = 'forget-vote' | 'send-before-fsync' | 'skip-apply' | 'local-read';
+export type PlantedBug = 'forget-vote' | 'send-before-fsync' | 'skip-apply' | 'local-read' | 'lost-read';
 
-export const PLANTED_BUGS: readonly PlantedBug[] = ['forget-vote', 'send-before-fsync', 'skip-apply', 'local-read'];
+export const PLANTED_BUGS: readonly PlantedBug[] = ['forget-vote', 'send-before-fsync', 'skip-apply', 'local-read', 'lost-read'];
 
 export interface SimOptions {
   seed: number;

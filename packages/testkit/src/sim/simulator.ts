@@ -169,7 +169,9 @@ class Simulation {
         this.waiting.delete(id);
         this.acknowledged.add(id);
       },
-      onReadState: (node, rs) => this.answered(node, new TextDecoder().decode(rs.requestCtx), rs.index),
+      onReadState: (node, rs) => {
+        if (opts.bug !== 'lost-read') this.answered(node, new TextDecoder().decode(rs.requestCtx), rs.index);
+      },
       bug: opts.bug,
       compactEvery: this.p.compactEvery,
       trace: (line) => this.trace(line),
@@ -325,10 +327,10 @@ class Simulation {
    * answer comes back with (every node's commit index is a lower bound of
    * the cluster's, so this asks no more than linearizability does).
    */
-  private read(): void {
+  private read(at?: SimNode): string | undefined {
     const live = [...this.live.values()];
-    if (live.length === 0) return;
-    const n = live[this.rng.int(live.length)]!;
+    if (live.length === 0) return undefined;
+    const n = at ?? live[this.rng.int(live.length)]!;
     let committed = this.checker.highestCommitted;
     for (const m of live) committed = Math.max(committed, m.rawNode.raft.raftLog.committed);
     const read = `r${this.nextRead++}`;
@@ -336,8 +338,9 @@ class Simulation {
     this.reads.set(read, { committed, answered: false });
     this.trace(`read ${read} at ${n.id} (committed ${committed})`);
     // The planted bug: the node answers from its own commit index, without confirming with the leader.
-    if (this.opts.bug === 'local-read') return this.answered(n, read, n.rawNode.raft.raftLog.committed);
-    n.rawNode.readIndex(new TextEncoder().encode(read));
+    if (this.opts.bug === 'local-read') this.answered(n, read, n.rawNode.raft.raftLog.committed);
+    else n.rawNode.readIndex(new TextEncoder().encode(read));
+    return read;
   }
 
   /** A node's answer to a read (a duplicated message may answer one twice: each answer is checked). */
@@ -474,6 +477,16 @@ class Simulation {
     const bound = 20 * 3 * this.p.node.electionTick + 2 * roundTrip * backlog + 50;
     let probes: number[] = [];
     let probesBy = '';
+    // With reads on, each member must also answer a read; one not answered
+    // within two round trips (asked before the node heard of the leader, say:
+    // raft then drops it, as a real client's read would time out) is asked again.
+    const reads = this.p.readRate > 0;
+    let probeReads = new Map<number, { read: string; at: number }>();
+    const askProbeRead = (id: number): void => {
+      const n = this.live.get(id);
+      const read = n === undefined ? undefined : this.read(n);
+      if (read !== undefined) probeReads.set(id, { read, at: this.step });
+    };
     let members: number[] = [];
     for (let i = 0; i < bound; i++) {
       this.runStep(false);
@@ -509,18 +522,26 @@ class Simulation {
           const id = this.propose(l);
           if (id !== undefined) probes.push(id);
         }
+        probeReads = new Map();
+        if (reads) for (const id of members) askProbeRead(id);
       }
+      const readsAnswered = members.every((id) => {
+        const pr = probeReads.get(id);
+        if (pr !== undefined && this.reads.get(pr.read)!.answered) return true;
+        if (reads && (pr === undefined || this.step - pr.at > 2 * roundTrip)) askProbeRead(id);
+        return !reads;
+      });
       // Done once every member applied the probes and all that the leader
       // committed (which, with an entry of its term committed, covers every
       // entry committed before).
-      if (probes.length > 0 && members.every((id) => this.hasApplied(id, probes, r.raftLog.committed))) {
+      if (probes.length > 0 && readsAnswered && members.every((id) => this.hasApplied(id, probes, r.raftLog.committed))) {
         this.checkAcknowledged(members);
         return;
       }
     }
     throw new PropertyError(
       'liveness',
-      `no leader committed new proposals on all members within ${bound} steps after faults stopped (leader ${this.leader()?.id ?? 'none'}, members ${members.join(',')})`,
+      `no leader committed new proposals${this.p.readRate > 0 ? ' and answered reads' : ''} on all members within ${bound} steps after faults stopped (leader ${this.leader()?.id ?? 'none'}, members ${members.join(',')})`,
     );
   }
 
