@@ -525,12 +525,13 @@ class Simulation {
         probeReads = new Map();
         if (reads) for (const id of members) askProbeRead(id);
       }
-      const readsAnswered = members.every((id) => {
+      let readsAnswered = true;
+      for (const id of reads ? members : []) {
         const pr = probeReads.get(id);
-        if (pr !== undefined && this.reads.get(pr.read)!.answered) return true;
-        if (reads && (pr === undefined || this.step - pr.at > 2 * roundTrip)) askProbeRead(id);
-        return !reads;
-      });
+        if (pr !== undefined && this.reads.get(pr.read)!.answered) continue;
+        readsAnswered = false;
+        if (pr === undefined || this.step - pr.at > 2 * roundTrip) askProbeRead(id);
+      }
       // Done once every member applied the probes and all that the leader
       // committed (which, with an entry of its term committed, covers every
       // entry committed before).
