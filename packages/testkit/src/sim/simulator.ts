@@ -77,6 +77,10 @@ export function emptyStats(): SimStats {
   };
 }
 
+/** Read ids travel as the ReadIndex request context. */
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
 /** Knobs drawn from the seed, so runs differ in shape as well as in luck. */
 interface Params {
   nodeCount: number;
@@ -170,7 +174,7 @@ class Simulation {
         this.acknowledged.add(id);
       },
       onReadState: (node, rs) => {
-        if (opts.bug !== 'lost-read') this.answered(node, new TextDecoder().decode(rs.requestCtx), rs.index);
+        if (opts.bug !== 'lost-read') this.answered(node, utf8Decoder.decode(rs.requestCtx), rs.index);
       },
       bug: opts.bug,
       compactEvery: this.p.compactEvery,
@@ -339,7 +343,7 @@ class Simulation {
     this.trace(`read ${read} at ${n.id} (committed ${committed})`);
     // The planted bug: the node answers from its own commit index, without confirming with the leader.
     if (this.opts.bug === 'local-read') this.answered(n, read, n.rawNode.raft.raftLog.committed);
-    else n.rawNode.readIndex(new TextEncoder().encode(read));
+    else n.rawNode.readIndex(utf8Encoder.encode(read));
     return read;
   }
 
@@ -542,7 +546,7 @@ class Simulation {
     }
     throw new PropertyError(
       'liveness',
-      `no leader committed new proposals${this.p.readRate > 0 ? ' and answered reads' : ''} on all members within ${bound} steps after faults stopped (leader ${this.leader()?.id ?? 'none'}, members ${members.join(',')})`,
+      `no leader committed new proposals${reads ? ' and answered reads' : ''} on all members within ${bound} steps after faults stopped (leader ${this.leader()?.id ?? 'none'}, members ${members.join(',')})`,
     );
   }
 
