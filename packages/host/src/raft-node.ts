@@ -328,6 +328,15 @@ export class RaftNode<Result = unknown> {
   private applied = 0;
   private snapshotIndex = 0;
   private bytesSinceSnapshot = 0;
+  /**
+   * A node was added at this index while the log was already compacted: a
+   * snapshot must reach it soon, policy or not. Raft sends a node that
+   * lacks the compacted entries the storage's snapshot, and the node
+   * refuses one whose membership leaves it out; the snapshot before the
+   * addition does, and the leader would offer it again and again (etcd's
+   * server sends a fresh snapshot instead for the same reason).
+   */
+  private snapshotForMembersAt = 0;
   private confState: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
   private leader: number | undefined;
   private role: Role = 'follower';
@@ -1183,9 +1192,13 @@ export class RaftNode<Result = unknown> {
     // again would fail (already joint) or undo a newer config. The
     // snapshot's membership, which includes it, stands for its outcome; the
     // restore, next on the apply worker, makes it the state machine's too.
-    const confState = e.index <= this.configRestoredTo ? copyConfState(this.restoredConfState!) : raw.applyConfChange(cc);
+    const restored = e.index <= this.configRestoredTo;
+    const confState = restored ? copyConfState(this.restoredConfState!) : raw.applyConfChange(cc);
     this.confState = confState;
     const change = confChangeAsV2(cc);
+    if (!restored && this.snapshotIndex > 0 && change.changes.some((c) => c.type === ConfChangeType.ConfChangeAddNode || c.type === ConfChangeType.ConfChangeAddLearnerNode)) {
+      this.snapshotForMembersAt = e.index;
+    }
     // Raft's own leave-joint change has no context, hence no header.
     const { id, payload: context } = change.context.length > 0 ? decodeEnvelope(change.context) : { id: undefined, payload: EMPTY_BYTES };
     this.emitter.emit('membershipChange', { index: e.index, change: { ...change, context }, context, confState });
@@ -1244,7 +1257,8 @@ export class RaftNode<Result = unknown> {
     const policy = this.opts.snapshot;
     if (policy === undefined) return;
     const entries = this.applied - this.snapshotIndex;
-    if (entries === 0 || (entries < policy.entries && this.bytesSinceSnapshot < policy.bytes)) return;
+    const forMembers = this.snapshotIndex < this.snapshotForMembersAt;
+    if (entries === 0 || (!forMembers && entries < policy.entries && this.bytesSinceSnapshot < policy.bytes)) return;
     // A restore is coming (asyncStorageWrites): this.confState may not be
     // the membership as of `applied`, and the snapshot would be outdated anyway.
     if (this.applied < this.configRestoredTo) return;
