@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger, Transport } from '@raftbus/core';
-import { createTransport, startKvNode, type KvNode } from '@raftbus/example-kv';
+import { createTransport, startKvNode, type KvNode, type KvNodeOptions } from '@raftbus/example-kv';
 import { FileStorage } from '@raftbus/storage-file';
 import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
 import {
@@ -42,6 +42,8 @@ export interface KvClusterOptions {
   /** The nodes' deadline for a proposal or read (a client's timeout should be a little longer). */
   proposalTimeoutMs: number;
   logger: Logger;
+  /** The nodes' snapshot policy; the kv node's default when absent. */
+  snapshot?: KvNodeOptions['snapshot'];
 }
 
 /** Three kv nodes (ids 1..3) on one bus, each of which a test may stop and start again. */
@@ -77,20 +79,32 @@ export class KvCluster {
       electionTick: 10,
       proposalTimeoutMs: this.o.proposalTimeoutMs,
       logger: this.o.logger,
+      ...(this.o.snapshot !== undefined && { snapshot: this.o.snapshot }),
     });
     this.running.set(id, node);
   }
+
+  /** Snapshots made and installed by every node so far, over all its restarts (counted as each stops). */
+  readonly snapshots = { created: 0, installed: 0 };
 
   /** Stops node `id` at once: requests in flight to it lose their connection. */
   async stop(id: number): Promise<void> {
     const node = this.running.get(id);
     if (node === undefined) throw new Error(`node ${id} is not running`);
     this.running.delete(id);
+    const { stats } = node.raft.status();
+    this.snapshots.created += stats.snapshotsCreated;
+    this.snapshots.installed += stats.snapshotsInstalled;
     await node.stop();
   }
 
   async stopAll(): Promise<void> {
     await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id)));
+  }
+
+  /** Ids of the nodes running now, ascending. */
+  runningIds(): number[] {
+    return [...this.running.keys()].sort((a, b) => a - b);
   }
 
   node(id: number): KvNode {
@@ -286,6 +300,8 @@ export interface RunOptions {
   seed: number;
   /** Longest wait for the cluster to reach a state (a leader, operations completing). */
   waitMs: number;
+  /** The nodes' snapshot policy; the kv node's default when absent. */
+  snapshot?: KvNodeOptions['snapshot'];
   /**
    * Injects the faults while the clients run, noting each in the recorder,
    * and returns once the cluster is whole again.
@@ -299,6 +315,8 @@ export interface RunOutcome {
   /** Operations that completed (ok) before the faults, and after them. */
   completedBeforeFaults: number;
   completedAfterFaults: number;
+  /** Snapshots the nodes made and installed during the run. */
+  snapshots: { created: number; installed: number };
 }
 
 const PROPOSAL_TIMEOUT_MS = 1_000;
@@ -320,6 +338,7 @@ export async function runWithFaults(o: RunOptions): Promise<RunOutcome> {
     tickMs: o.tickMs,
     proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
     logger: o.logger,
+    ...(o.snapshot !== undefined && { snapshot: o.snapshot }),
   });
   const startedAt = new Date().toISOString();
   try {
@@ -366,7 +385,14 @@ export async function runWithFaults(o: RunOptions): Promise<RunOutcome> {
       note: `a client whose request is indeterminate carries on as client id+${CLIENTS}`,
     });
     const completedBeforeFaults = recorder.history().operations.filter((op) => op.status === 'ok' && op.return! < faultsAt).length;
-    return { result, operations: recorder.history().operations, completedBeforeFaults, completedAfterFaults: completedSince(recorder, healedAt) };
+    await cluster.stopAll();
+    return {
+      result,
+      operations: recorder.history().operations,
+      completedBeforeFaults,
+      completedAfterFaults: completedSince(recorder, healedAt),
+      snapshots: { ...cluster.snapshots },
+    };
   } finally {
     await cluster.stopAll();
   }

@@ -1,0 +1,220 @@
+// A random nemesis for the kv cluster on the in-process bus: a seed picks a
+// sequence of faults (a node killed and restarted, the leader among them; a
+// node cut off, or a partition that keeps changing; a lossy, reordering
+// network; a quorum lost and regained; leadership handed over; a member
+// removed and added back), their order, their targets and how long each
+// lasts. The scenario tests strike once with one fault; this mixes them back
+// to back, so that a restart lands in a partition's aftermath or during a
+// snapshot catch-up, as in production.
+import type { KvNode } from '@raftbus/example-kv';
+import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
+import type { MemoryBus } from '@raftbus/transport-memory';
+import type { KvCluster, KvRecorder } from './history-support.js';
+
+export const FAULTS = ['restart', 'isolate', 'flap', 'lossy', 'quorum-loss', 'transfer', 'rejoin'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+export interface NemesisOptions {
+  seed: number;
+  /** How many faults strike, one after another. */
+  rounds: number;
+  /** Longest wait for a leader between faults. */
+  waitMs: number;
+  /** The faults to draw from; default all of FAULTS. */
+  faults?: readonly Fault[];
+}
+
+/**
+ * The faults of one run, for runWithFaults: each noted in the recorder as it
+ * strikes and ends. Returns with every node running and the network whole.
+ */
+export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: KvRecorder, bus: MemoryBus) => Promise<void> {
+  // Its own stream, apart from the clients' and the bus's: the plan depends on the seed alone.
+  const rng = new SeededRandom(o.seed * 7 + 3);
+  const between = (min: number, max: number) => min + rng.int(max - min + 1);
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+
+  return async (cluster, recorder, bus) => {
+    const ids = cluster.ids;
+    /** The leader half the time, else any node: faults on the leader are the ones that matter most. */
+    const target = async (): Promise<number> => (rng.int(2) === 0 ? cluster.leader(o.waitMs) : pick(ids));
+    for (let round = 1; round <= o.rounds; round++) {
+      const fault = pick(o.faults ?? FAULTS);
+      const say = (what: string) => recorder.note(`nemesis ${round}/${o.rounds} ${fault}: ${what}`);
+      switch (fault) {
+        case 'restart': {
+          const id = await target();
+          const downMs = between(0, 800);
+          say(`stopping node ${id} for ${downMs} ms`);
+          await cluster.stop(id);
+          await sleep(downMs);
+          await cluster.start(id);
+          say(`node ${id} started again`);
+          break;
+        }
+        case 'isolate': {
+          const id = await target();
+          const ms = between(100, 1_500);
+          say(`cutting node ${id} off for ${ms} ms`);
+          bus.isolate(id);
+          await sleep(ms);
+          bus.heal();
+          say('healed');
+          break;
+        }
+        case 'flap': {
+          // The network changes its mind several times: each time a different node (or none) is cut off.
+          const flips = between(3, 6);
+          say(`${flips} changes of partition`);
+          for (let i = 0; i < flips; i++) {
+            const ms = between(50, 400);
+            bus.heal();
+            const alone = rng.int(ids.length + 1);
+            if (alone < ids.length) bus.partition([[ids[alone]!]]);
+            say(alone < ids.length ? `node ${ids[alone]} cut off from the others for ${ms} ms` : `no partition for ${ms} ms`);
+            await sleep(ms);
+          }
+          bus.heal();
+          say('healed');
+          break;
+        }
+        case 'lossy': {
+          const drop = between(5, 30) / 100;
+          const delay = { min: 0, max: between(1, 30) };
+          const ms = between(300, 1_500);
+          say(`dropping ${drop} of the messages and delaying each 0..${delay.max} ms (reordering them) for ${ms} ms`);
+          bus.drop(drop);
+          bus.delay(delay);
+          await sleep(ms);
+          bus.drop(0);
+          bus.delay(0);
+          say('network clean again');
+          break;
+        }
+        case 'quorum-loss': {
+          const first = await target();
+          const second = pick(ids.filter((id) => id !== first));
+          const downMs = between(100, 1_000);
+          say(`stopping nodes ${first} and ${second} for ${downMs} ms`);
+          await cluster.stop(first);
+          await cluster.stop(second);
+          await sleep(downMs);
+          // Back in either order, a little apart.
+          const [a, b] = rng.int(2) === 0 ? [first, second] : [second, first];
+          await cluster.start(a);
+          await sleep(between(0, 300));
+          await cluster.start(b);
+          say(`nodes ${a} and ${b} started again`);
+          break;
+        }
+        case 'transfer': {
+          const leader = await cluster.leader(o.waitMs);
+          const to = pick(ids.filter((id) => id !== leader));
+          say(`asking node ${leader} to hand leadership to node ${to}`);
+          try {
+            await cluster.node(leader).raft.transferLeadership(to);
+            say(`node ${to} leads`);
+          } catch (e) {
+            // Raft gives a transfer up after an election timeout: not a fault of the cluster.
+            say(`transfer ended without node ${to} leading: ${e instanceof Error ? e.name : String(e)}`);
+          }
+          break;
+        }
+        case 'rejoin': {
+          // A member removed and added back under the same id, keeping its data dir
+          // (and running all along: clients asking it meanwhile are refused).
+          const id = await target();
+          say(`removing node ${id} from the cluster`);
+          await changeMembers(cluster, o.waitMs, say, (voters) => !voters.includes(id), (leader) => leader.removeNode(id));
+          const outMs = between(100, 1_000);
+          say(`node ${id} removed; adding it back in ${outMs} ms`);
+          await sleep(outMs);
+          await changeMembers(cluster, o.waitMs, say, (voters) => voters.includes(id), (leader) => leader.addVoter(id));
+          say(`node ${id} is a voter again`);
+          break;
+        }
+      }
+      // The clients' load between two faults.
+      await sleep(between(50, 600));
+    }
+    recorder.note(`node ${await cluster.leader(o.waitMs)} leads all nodes`);
+  };
+}
+
+/**
+ * Asks the leader for a membership change until the leader's membership
+ * shows it done: a change that timed out may still have been applied, and
+ * one refused (another change not yet applied, leadership moving) is asked
+ * again.
+ */
+async function changeMembers(
+  cluster: KvCluster,
+  waitMs: number,
+  say: (what: string) => void,
+  done: (voters: readonly number[]) => boolean,
+  change: (leader: KvNode['raft']) => Promise<unknown>,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const leader = await selfLeader(cluster, Math.max(1, deadline - Date.now()));
+    if (done(leader.status().confState.voters)) return;
+    try {
+      await change(leader);
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      say(`the change was not confirmed (${e instanceof Error ? e.name : String(e)}); asking again`);
+      await sleep(50);
+    }
+  }
+}
+
+/**
+ * The running node that leads, by its own account, a membership it belongs
+ * to (a node just removed may still name an old leader, so the others'
+ * agreement is not waited for); the highest term's if two think so.
+ */
+async function selfLeader(cluster: KvCluster, waitMs: number): Promise<KvNode['raft']> {
+  let found: KvNode['raft'] | undefined;
+  await waitFor(
+    () => {
+      found = undefined;
+      for (const id of cluster.runningIds()) {
+        const raft = cluster.node(id).raft;
+        const st = raft.status();
+        if (st.role === 'leader' && st.confState.voters.includes(id) && (found === undefined || st.term > found.status().term)) found = raft;
+      }
+      return found !== undefined;
+    },
+    waitMs,
+    'a leader for a membership change',
+  );
+  return found!;
+}
+
+/** RAFTBUS_NEMESIS_FAULTS as "rejoin,restart": the faults a campaign draws from; undefined for all. */
+export function nemesisFaults(spec: string | undefined): Fault[] | undefined {
+  if (spec === undefined || spec.trim() === '') return undefined;
+  const faults = spec.split(',').map((f) => f.trim());
+  for (const f of faults) {
+    if (!(FAULTS as readonly string[]).includes(f)) throw new Error(`RAFTBUS_NEMESIS_FAULTS: no fault ${JSON.stringify(f)} (there are ${FAULTS.join(', ')})`);
+  }
+  return faults as Fault[];
+}
+
+/**
+ * The seeds a run covers: RAFTBUS_NEMESIS_SEEDS as "7", "3,9,12" or
+ * "100-199" (a campaign), else `fallback`.
+ */
+export function nemesisSeeds(spec: string | undefined, fallback: number[]): number[] {
+  if (spec === undefined || spec.trim() === '') return fallback;
+  const seeds: number[] = [];
+  for (const part of spec.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (m === null) throw new Error(`RAFTBUS_NEMESIS_SEEDS: cannot read ${JSON.stringify(part)} (want 7, 3,9,12 or 100-199)`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) throw new Error(`RAFTBUS_NEMESIS_SEEDS: ${part} is an empty range`);
+    for (let s = from; s <= to; s++) seeds.push(s);
+  }
+  return seeds;
+}
