@@ -217,6 +217,17 @@ function coversAppend(m: Message, e: Message): boolean {
   return m.type === MessageType.MsgApp && m.to === e.to && m.term === e.term && m.index === e.index && m.logTerm === e.logTerm && m.commit >= e.commit;
 }
 
+/**
+ * A snapshot whose membership leaves its recipient out: raft's restore
+ * refuses it (the node was added after the snapshot was taken), so sending
+ * it costs its whole size for nothing.
+ */
+function leavesOutRecipient(m: Message): boolean {
+  if (m.type !== MessageType.MsgSnap || m.snapshot === undefined) return false;
+  const { voters, learners, votersOutgoing } = m.snapshot.metadata.confState;
+  return !voters.includes(m.to) && !learners.includes(m.to) && !votersOutgoing.includes(m.to);
+}
+
 function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
   return typeof (v as PromiseLike<unknown> | null)?.then === 'function';
 }
@@ -1084,6 +1095,16 @@ export class RaftNode<Result = unknown> {
     }
     if (messages.length === 0) return;
     messages = withoutCoveredAppends(messages);
+    if (messages.some(leavesOutRecipient)) {
+      // Reported as failed instead: raft tries again after a heartbeat, by
+      // when the snapshot taken for the new member (snapshotForMembersAt) is there.
+      messages = messages.filter((m) => {
+        if (!leavesOutRecipient(m)) return true;
+        this.inbox.push(() => raw.reportSnapshot(m.to, SnapshotStatus.SnapshotFailure));
+        return false;
+      });
+      if (messages.length === 0) return;
+    }
     try {
       this.opts.transport.send(messages);
     } catch (e) {
