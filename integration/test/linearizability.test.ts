@@ -1,6 +1,7 @@
 // The kv example, three nodes on the in-process bus, under concurrent
 // clients while a fault strikes: the leader killed and restarted, the leader
-// cut off and healed, a follower restarted. Every run's history (in
+// cut off and healed, a follower restarted; and while a random nemesis
+// strikes many, mixed. Every run's history (in
 // integration/.histories/memory-<scenario>.jsonl) must be linearizable,
 // and must hold enough completed operations, after the faults too, to mean
 // something. And negative controls: each run's history with one read made
@@ -14,12 +15,29 @@ import { HistoryRecorder, type KvInput, type KvOutput } from '@raftbus/testkit/l
 import { MemoryBus } from '@raftbus/transport-memory';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { LogTail } from './buses.js';
-import { checkAndSave, expectSoundRun, KvCluster, runWithFaults, type KvRecorder } from './history-support.js';
+import { checkAndSave, expectSoundRun, KvCluster, runWithFaults, type KvRecorder, type RunOptions, type RunOutcome } from './history-support.js';
+import { nemesisFaults, nemesisSeeds, randomFaults } from './nemesis.js';
 import { freePorts } from './services.js';
 
 const TICK_MS = 20;
 const WAIT_MS = 20_000;
 const TEST_TIMEOUT_MS = 90_000;
+
+// The nemesis runs. A campaign over many seeds:
+//   RAFTBUS_NEMESIS_SEEDS=100-399 [RAFTBUS_NEMESIS_ROUNDS=8] [RAFTBUS_NEMESIS_FAULTS=rejoin,restart] \
+//     npx vitest run integration/test/linearizability.test.ts -t nemesis
+// The plan of faults is a function of the seed; their timing against the
+// clients is real time, so a failing seed is rerun a few times to replay it.
+const NEMESIS_COMMAND = 'npx vitest run integration/test/linearizability.test.ts -t nemesis';
+const NEMESIS_SEEDS = nemesisSeeds(process.env['RAFTBUS_NEMESIS_SEEDS'], [1, 2, 3]);
+/** Faults per seed. */
+const NEMESIS_ROUNDS = Number(process.env['RAFTBUS_NEMESIS_ROUNDS'] ?? 5);
+if (!(Number.isInteger(NEMESIS_ROUNDS) && NEMESIS_ROUNDS > 0)) {
+  throw new Error(`RAFTBUS_NEMESIS_ROUNDS must be a positive integer, got ${process.env['RAFTBUS_NEMESIS_ROUNDS']}`);
+}
+/** RAFTBUS_NEMESIS_FAULTS=rejoin,restart draws from those faults alone. */
+const NEMESIS_FAULTS = nemesisFaults(process.env['RAFTBUS_NEMESIS_FAULTS']);
+const NEMESIS_SNAPSHOT = { entries: 40, catchUpEntries: 10 };
 
 describe('linearizability of the kv example on the memory bus', () => {
   let dir: string | undefined;
@@ -30,7 +48,13 @@ describe('linearizability of the kv example on the memory bus', () => {
     dir = undefined;
   });
 
-  async function run(scenario: string, seed: number, description: string, faults: (cluster: KvCluster, recorder: KvRecorder, bus: MemoryBus) => Promise<void>) {
+  async function run(
+    scenario: string,
+    seed: number,
+    description: string,
+    faults: (cluster: KvCluster, recorder: KvRecorder, bus: MemoryBus) => Promise<void>,
+    snapshot?: RunOptions['snapshot'],
+  ): Promise<RunOutcome> {
     onTestFailed(() => {
       process.stderr.write(`memory-${scenario}: the last log lines of the nodes:\n${log.text()}\n`);
     });
@@ -46,9 +70,11 @@ describe('linearizability of the kv example on the memory bus', () => {
       logger: log,
       seed,
       waitMs: WAIT_MS,
+      ...(snapshot !== undefined && { snapshot }),
       faults: (cluster, recorder) => faults(cluster, recorder, bus),
     });
     expectSoundRun(outcome);
+    return outcome;
   }
 
   it(
@@ -98,6 +124,30 @@ describe('linearizability of the kv example on the memory bus', () => {
         await cluster.start(follower);
         recorder.note(`node ${await cluster.leader(WAIT_MS)} leads all nodes`);
       }),
+    TEST_TIMEOUT_MS,
+  );
+
+  // A random nemesis (nemesis.ts), any seed: five faults back to back, with
+  // snapshots every 40 entries, so that restarted, cut-off and re-added
+  // nodes are caught up by snapshot as often as by the log.
+  it.each(NEMESIS_SEEDS)(
+    'stays linearizable under a random nemesis, seed %i',
+    async (seed) => {
+      onTestFailed(() => {
+        const faults = NEMESIS_FAULTS === undefined ? '' : ` RAFTBUS_NEMESIS_FAULTS=${NEMESIS_FAULTS.join(',')}`;
+        process.stderr.write(`rerun it: RAFTBUS_NEMESIS_SEEDS=${seed} RAFTBUS_NEMESIS_ROUNDS=${NEMESIS_ROUNDS}${faults} ${NEMESIS_COMMAND}\n`);
+      });
+      const outcome = await run(
+        `nemesis-${seed}`,
+        seed,
+        `3 nodes, 6 clients, snapshots every ${NEMESIS_SNAPSHOT.entries} entries; ${NEMESIS_ROUNDS} random faults (seed ${seed}), back to back`,
+        randomFaults({ seed, rounds: NEMESIS_ROUNDS, waitMs: WAIT_MS, ...(NEMESIS_FAULTS !== undefined && { faults: NEMESIS_FAULTS }) }),
+        NEMESIS_SNAPSHOT,
+      );
+      // The snapshot policy took effect: the log was compacted under the faults.
+      expect(outcome.snapshots.created, 'snapshots the nodes made').toBeGreaterThan(0);
+      console.log(`memory-nemesis-${seed}: ${outcome.snapshots.created} snapshots made, ${outcome.snapshots.installed} installed from a leader`);
+    },
     TEST_TIMEOUT_MS,
   );
 
