@@ -341,6 +341,7 @@ export async function runWithFaults(o: RunOptions): Promise<RunOutcome> {
     ...(o.snapshot !== undefined && { snapshot: o.snapshot }),
   });
   const startedAt = new Date().toISOString();
+  let outcome: Omit<RunOutcome, 'snapshots'>;
   try {
     await cluster.startAll();
     await cluster.leader(o.waitMs);
@@ -385,17 +386,12 @@ export async function runWithFaults(o: RunOptions): Promise<RunOutcome> {
       note: `a client whose request is indeterminate carries on as client id+${CLIENTS}`,
     });
     const completedBeforeFaults = recorder.history().operations.filter((op) => op.status === 'ok' && op.return! < faultsAt).length;
-    await cluster.stopAll();
-    return {
-      result,
-      operations: recorder.history().operations,
-      completedBeforeFaults,
-      completedAfterFaults: completedSince(recorder, healedAt),
-      snapshots: { ...cluster.snapshots },
-    };
+    outcome = { result, operations: recorder.history().operations, completedBeforeFaults, completedAfterFaults: completedSince(recorder, healedAt) };
   } finally {
     await cluster.stopAll();
   }
+  // Counted as each node stopped.
+  return { ...outcome, snapshots: { ...cluster.snapshots } };
 }
 
 /**
