@@ -23,7 +23,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrCorruptSnapshot, ErrCorruptWAL, FileStorage } from '../src/index.js';
 import { RECORD_HEADER_SIZE, RecordType, SEGMENT_HEADER_SIZE, readRecord } from '../src/wal-format.js';
 import { hs, opened, rejection } from './helpers.js';
-import { removeScratchDirs, scratchDir } from './support/crash-fs.js';
+import { removeScratchDirs, scratchDir } from '@raftbus/testkit/crash-fs';
 
 /** RAFTBUS_CRASH_LONG=1: every byte offset, not a sample around each record's fields. */
 const LONG = process.env.RAFTBUS_CRASH_LONG === '1';

@@ -1,5 +1,5 @@
 // Machine crashes at every file-system boundary of a scripted workload (see
-// support/crash-fs.ts): each write, fsync, create, rename, link, unlink and
+// @raftbus/testkit's crash-fs): each write, fsync, create, rename, link, unlink and
 // mkdir, in the first open, in saves, snapshots, compaction, segment
 // rollover, a reopen and close. After each crash a fresh FileStorage opens
 // what the disk holds (only what was fsynced, or that plus a seeded torn
@@ -29,7 +29,7 @@ import { storageView as view } from '@raftbus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FileStorage } from '../src/index.js';
 import { hs, recordingLogger, reopened } from './helpers.js';
-import { CrashError, CrashFs, removeScratchDirs, scratchDir, type CrashFsOptions, type Survival } from './support/crash-fs.js';
+import { CrashError, CrashFs, removeScratchDirs, scratchDir, type CrashFsOptions, type Survival } from '@raftbus/testkit/crash-fs';
 
 const saved = getLogger();
 beforeAll(() => setLogger(discardLogger));
@@ -484,5 +484,29 @@ describe('crash-fs', () => {
     expect(new TextDecoder().decode(await readFile(join(image, 'b')))).toBe('abc');
     await a.close();
     await b.close();
+  });
+
+  it('crashNow(): calls queued and later reject, and the image keeps what was fsynced before it', async () => {
+    const root = await scratchDir();
+    const c = await CrashFs.over(root);
+    const a = await c.fs.open(join(root, 'a'), 'w');
+    const dir = await c.fs.open(root, 'r');
+    await a.write(text.encode('kept'), 0, 4, 0);
+    await a.datasync();
+    await dir.sync();
+    await a.write(text.encode(' lost'), 0, 5, 4);
+    const queued = a.datasync();
+    c.crashNow();
+    await expect(queued).rejects.toBeInstanceOf(CrashError);
+    expect(() => c.fs.writeSync!(a, text.encode('x'), 0, 1, 9)).toThrow(CrashError);
+    await expect(c.fs.open(join(root, 'b'), 'w')).rejects.toBeInstanceOf(CrashError);
+    expect(c.volatilePaths()).toEqual(['a']);
+    await c.release();
+    const image = await scratchDir();
+    await c.image(image, { kind: 'durable' });
+    expect(new TextDecoder().decode(await readFile(join(image, 'a')))).toBe('kept');
+    // The real file has what was written; only the model lost it.
+    expect(new TextDecoder().decode(await readFile(join(root, 'a')))).toBe('kept lost');
+    await dir.close().catch(() => {});
   });
 });

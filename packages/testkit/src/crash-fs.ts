@@ -1,4 +1,5 @@
-// A file system that can crash, for FileStorage's `fs` option.
+// A file system that can crash, for @raftbus/storage-file's `fs` option:
+// its crash tests, and the cluster runs in which a machine loses power.
 //
 // It does every call on the real node:fs/promises (files under a scratch
 // directory, so the storage sees real errors and real reads) and keeps, next
@@ -32,8 +33,17 @@ import type { FileHandle } from 'node:fs/promises';
 import { existsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { SeededRandom } from '@raftbus/testkit';
-import type { FileStorageFs } from '../../src/fs.js';
+import { SeededRandom } from './random.js';
+
+/**
+ * The calls FileStorage's `fs` option takes (FileStorageFs in
+ * @raftbus/storage-file), written out here so that the testkit does not
+ * depend on a storage adapter.
+ */
+export interface CrashableFs extends Pick<typeof fsp, 'open' | 'readFile' | 'readdir' | 'mkdir' | 'rename' | 'unlink' | 'link'> {
+  writeSync?: (fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number) => number;
+  openDurable?: (path: string) => Promise<FileHandle>;
+}
 
 const SECTOR = 512;
 
@@ -102,13 +112,13 @@ export interface CrashFsOptions {
    */
   ignoreSync?: (path: string, kind: 'file' | 'dir') => boolean;
   /**
-   * Offers FileStorageFs.openDurable: a handle whose every write is made
+   * Offers openDurable: a handle whose every write is made
    * durable by the call itself (O_DSYNC). Such a write must find nothing
    * of its file pending (O_DSYNC would not make that durable): crash-fs
    * throws if it does.
    */
   durableWrites?: boolean;
-  /** Leaves out FileStorageFs.writeSync, so that every write goes through a handle's write(). */
+  /** Leaves out writeSync, so that every write goes through a handle's write(). */
   noWriteSync?: boolean;
 }
 
@@ -146,8 +156,8 @@ export class CrashFs {
   private readonly openHandles = new Set<FileHandle>();
   /** The synchronous writer of each handle this has opened. */
   private readonly writers = new WeakMap<FileHandle, (bytes: Uint8Array, at: number) => number>();
-  /** The FileStorageFs to hand to FileStorage. */
-  readonly fs: FileStorageFs;
+  /** The file system to hand to FileStorage. */
+  readonly fs: CrashableFs;
 
   private constructor(root: string, tree: DirNode, options: CrashFsOptions) {
     this.root = resolve(root);
@@ -155,15 +165,15 @@ export class CrashFs {
     this.crashAt = options.crashAt;
     this.ignoreSync = options.ignoreSync;
     this.fs = {
-      open: ((path: string, flags?: string) => this.serial(() => this.open(String(path), flags ?? 'r'))) as FileStorageFs['open'],
+      open: ((path: string, flags?: string) => this.serial(() => this.open(String(path), flags ?? 'r'))) as CrashableFs['open'],
       readFile: ((path: string, options?: unknown) =>
-        this.serial(() => this.alive('readFile').then(() => fsp.readFile(path, options as undefined)))) as FileStorageFs['readFile'],
+        this.serial(() => this.alive('readFile').then(() => fsp.readFile(path, options as undefined)))) as CrashableFs['readFile'],
       readdir: ((path: string, options?: unknown) =>
-        this.serial(() => this.alive('readdir').then(() => fsp.readdir(path, options as undefined)))) as FileStorageFs['readdir'],
-      mkdir: ((path: string, options?: unknown) => this.serial(() => this.mkdir(String(path), options))) as FileStorageFs['mkdir'],
-      rename: ((from: string, to: string) => this.serial(() => this.rename(String(from), String(to)))) as FileStorageFs['rename'],
-      unlink: ((path: string) => this.serial(() => this.unlink(String(path)))) as FileStorageFs['unlink'],
-      link: ((from: string, to: string) => this.serial(() => this.link(String(from), String(to)))) as FileStorageFs['link'],
+        this.serial(() => this.alive('readdir').then(() => fsp.readdir(path, options as undefined)))) as CrashableFs['readdir'],
+      mkdir: ((path: string, options?: unknown) => this.serial(() => this.mkdir(String(path), options))) as CrashableFs['mkdir'],
+      rename: ((from: string, to: string) => this.serial(() => this.rename(String(from), String(to)))) as CrashableFs['rename'],
+      unlink: ((path: string) => this.serial(() => this.unlink(String(path)))) as CrashableFs['unlink'],
+      link: ((from: string, to: string) => this.serial(() => this.link(String(from), String(to)))) as CrashableFs['link'],
       ...(!options.noWriteSync && {
         writeSync: (fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number) => {
           const write = this.writers.get(fh);
@@ -185,6 +195,15 @@ export class CrashFs {
   }
 
   // ---- the crash ----
+
+  /**
+   * The machine dies now, between two calls (crashAt picks a call to die
+   * at): what is durable stays, every queued and later call rejects with
+   * CrashError. Idempotent.
+   */
+  crashNow(): void {
+    this.crash ??= new CrashError(this.boundaries, 'power lost');
+  }
 
   /**
    * Writes what a crash leaves of the tree into `target` (an empty
