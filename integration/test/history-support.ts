@@ -2,12 +2,14 @@
 // killed and brought back (same data dir, same HTTP port), clients that drive
 // it through the HTTP API and record every operation, and the history file
 // each run leaves in integration/.histories for a person to read.
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger, Transport } from '@raftbus/core';
 import { createTransport, startKvNode, type KvNode, type KvNodeOptions } from '@raftbus/example-kv';
 import { FileStorage } from '@raftbus/storage-file';
 import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
+import { CrashFs, type Survival } from '@raftbus/testkit/crash-fs';
 import {
   checkLinearizability,
   HistoryRecorder,
@@ -44,12 +46,36 @@ export interface KvClusterOptions {
   logger: Logger;
   /** The nodes' snapshot policy; the kv node's default when absent. */
   snapshot?: KvNodeOptions['snapshot'];
+  /**
+   * Each node's FileStorage on a file system that can lose power
+   * (testkit's CrashFs), so that powerLoss() can strike: its fsyncs are
+   * modelled, not made. 'disks-ignore-fsync': disks that lie, whose fsyncs
+   * make nothing durable (for checking that a power loss is noticed).
+   */
+  powerLoss?: boolean | 'disks-ignore-fsync';
+  /** The nodes' asyncStorageWrites (the host's default, false, when absent). */
+  asyncStorageWrites?: boolean;
 }
+
+/**
+ * WAL segments under powerLoss: small, so that the model's copy of a file
+ * on each write stays cheap, and so that segments roll over and compaction
+ * removes them under the faults.
+ */
+const POWER_LOSS_SEGMENT_BYTES = 64 * 1024;
+
+/** A crash image leaves out the directory lock: the dead holder's machine has rebooted (its boot id would differ). */
+const noLock = (rel: string) => /(^|\/)LOCK(\.|$)/.test(rel);
 
 /** Three kv nodes (ids 1..3) on one bus, each of which a test may stop and start again. */
 export class KvCluster {
   readonly ids: number[];
   private readonly running = new Map<number, KvNode>();
+  /** Each running node's file system (option powerLoss). */
+  private readonly disks = new Map<number, CrashFs>();
+  /** Each node's data dir, once a power loss has moved it onto the image of what survived. */
+  private readonly dirs = new Map<number, string>();
+  private powerLosses = 0;
 
   constructor(private readonly o: KvClusterOptions) {
     this.ids = o.ports.map((_, i) => i + 1);
@@ -67,12 +93,22 @@ export class KvCluster {
   /** Starts node `id` (again): from its data dir, on its port. */
   async start(id: number): Promise<void> {
     if (this.running.has(id)) throw new Error(`node ${id} is already running`);
+    const dir = this.dirs.get(id) ?? join(this.o.dir, `node-${id}`);
+    let disk: CrashFs | undefined;
+    if (this.o.powerLoss) {
+      await mkdir(dir, { recursive: true });
+      disk = await CrashFs.over(dir, { durableWrites: true, ...(this.o.powerLoss === 'disks-ignore-fsync' && { ignoreSync: () => true }) });
+    }
     const node = await startKvNode({
       id,
       clusterId: this.o.clusterId,
       peers: this.ids,
       transport: this.transport(),
-      storage: new FileStorage({ dir: join(this.o.dir, `node-${id}`), logger: this.o.logger }),
+      storage: new FileStorage({
+        dir,
+        logger: this.o.logger,
+        ...(disk !== undefined && { fs: disk.fs, segmentBytes: POWER_LOSS_SEGMENT_BYTES }),
+      }),
       http: { host: '127.0.0.1', port: this.o.ports[id - 1]! },
       peerUrls: new Map(this.ids.map((i) => [i, this.urls[i - 1]!])),
       tickMs: this.o.tickMs,
@@ -80,8 +116,10 @@ export class KvCluster {
       proposalTimeoutMs: this.o.proposalTimeoutMs,
       logger: this.o.logger,
       ...(this.o.snapshot !== undefined && { snapshot: this.o.snapshot }),
+      ...(this.o.asyncStorageWrites !== undefined && { asyncStorageWrites: this.o.asyncStorageWrites }),
     });
     this.running.set(id, node);
+    if (disk !== undefined) this.disks.set(id, disk);
   }
 
   /** Snapshots made and installed by every node so far, over all its restarts (counted as each stops). */
@@ -92,10 +130,48 @@ export class KvCluster {
     const node = this.running.get(id);
     if (node === undefined) throw new Error(`node ${id} is not running`);
     this.running.delete(id);
+    this.disks.delete(id);
     const { stats } = node.raft.status();
     this.snapshots.created += stats.snapshotsCreated;
     this.snapshots.installed += stats.snapshotsInstalled;
     await node.stop();
+  }
+
+  /**
+   * Nodes `ids` lose power at one instant (option powerLoss): cut off from
+   * the bus (the in-process one) and their disks crashed, so that nothing
+   * more reaches either; then their processes are gone. Each data dir is
+   * replaced by what its disk kept: what was fsynced and, with a torn
+   * survival, a seeded part of what was not. The nodes stay down until
+   * start(). Returns, for each node, the paths (in its data dir) whose
+   * unsynced changes the crash could lose.
+   */
+  async powerLoss(ids: readonly number[], survival: (id: number) => Survival): Promise<Map<number, string[]>> {
+    const bus = this.o.bus.kind === 'memory' ? this.o.bus.bus : undefined;
+    const disks = ids.map((id) => {
+      const disk = this.disks.get(id);
+      if (disk === undefined) throw new Error(`node ${id} is not running on a disk that can lose power`);
+      return disk;
+    });
+    const volatile = new Map<number, string[]>();
+    for (const [i, id] of ids.entries()) {
+      bus?.isolate(id);
+      disks[i]!.crashNow();
+      volatile.set(id, disks[i]!.volatilePaths());
+    }
+    // Their processes end: stop() must succeed on a node whose disk has failed under it.
+    await Promise.all(ids.map((id) => this.stop(id)));
+    for (const [i, id] of ids.entries()) {
+      const disk = disks[i]!;
+      await disk.release();
+      const image = join(this.o.dir, `node-${id}.power-loss-${++this.powerLosses}`);
+      await mkdir(image);
+      await disk.image(image, survival(id), noLock);
+      await rm(this.dirs.get(id) ?? join(this.o.dir, `node-${id}`), { recursive: true, force: true });
+      this.dirs.set(id, image);
+      bus?.restore(id);
+    }
+    return volatile;
   }
 
   async stopAll(): Promise<void> {
@@ -302,6 +378,9 @@ export interface RunOptions {
   waitMs: number;
   /** The nodes' snapshot policy; the kv node's default when absent. */
   snapshot?: KvNodeOptions['snapshot'];
+  /** Nodes on disks that can lose power (KvClusterOptions.powerLoss). */
+  powerLoss?: KvClusterOptions['powerLoss'];
+  asyncStorageWrites?: boolean;
   /**
    * Injects the faults while the clients run, noting each in the recorder,
    * and returns once the cluster is whole again.
@@ -339,6 +418,8 @@ export async function runWithFaults(o: RunOptions): Promise<RunOutcome> {
     proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
     logger: o.logger,
     ...(o.snapshot !== undefined && { snapshot: o.snapshot }),
+    ...(o.powerLoss !== undefined && { powerLoss: o.powerLoss }),
+    ...(o.asyncStorageWrites !== undefined && { asyncStorageWrites: o.asyncStorageWrites }),
   });
   const startedAt = new Date().toISOString();
   let outcome: Omit<RunOutcome, 'snapshots'>;

@@ -2,16 +2,18 @@
 // sequence of faults (a node killed and restarted, the leader among them; a
 // node cut off, or a partition that keeps changing; a lossy, reordering
 // network; a quorum lost and regained; leadership handed over; a member
-// removed and added back), their order, their targets and how long each
+// removed and added back; a node, or every node at once, losing power and
+// coming back on what its disk kept), their order, their targets and how long each
 // lasts. The scenario tests strike once with one fault; this mixes them back
 // to back, so that a restart lands in a partition's aftermath or during a
 // snapshot catch-up, as in production.
 import type { KvNode } from '@raftbus/example-kv';
 import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
 import type { MemoryBus } from '@raftbus/transport-memory';
+import type { Survival } from '@raftbus/testkit/crash-fs';
 import type { KvCluster, KvRecorder } from './history-support.js';
 
-export const FAULTS = ['restart', 'isolate', 'flap', 'lossy', 'quorum-loss', 'transfer', 'rejoin'] as const;
+export const FAULTS = ['restart', 'isolate', 'flap', 'lossy', 'quorum-loss', 'transfer', 'rejoin', 'power-loss', 'blackout'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface NemesisOptions {
@@ -25,7 +27,8 @@ export interface NemesisOptions {
 }
 
 /**
- * The faults of one run, for runWithFaults: each noted in the recorder as it
+ * The faults of one run, for runWithFaults (on a cluster whose disks can
+ * lose power: KvClusterOptions.powerLoss): each noted in the recorder as it
  * strikes and ends. Returns with every node running and the network whole.
  */
 export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: KvRecorder, bus: MemoryBus) => Promise<void> {
@@ -120,6 +123,41 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
           }
           break;
         }
+        case 'power-loss': {
+          // Unlike 'restart' (a process killed: the OS still writes out what it
+          // was given), only what was fsynced is sure to survive, plus, torn
+          // half the time, a random part of what was not.
+          const id = await target();
+          const downMs = between(0, 800);
+          const survival = survivalFor(rng);
+          say(`node ${id} loses power (its disk keeps ${describeSurvival(survival)}) for ${downMs} ms`);
+          say(unsynced(await cluster.powerLoss([id], () => survival)));
+          await sleep(downMs);
+          await cluster.start(id);
+          say(`node ${id} started again`);
+          break;
+        }
+        case 'blackout': {
+          // Every node at one instant: all the cluster has is what reached a
+          // disk, so every write acknowledged must be there.
+          const downMs = between(0, 500);
+          const survivals = new Map(ids.map((id) => [id, survivalFor(rng)]));
+          say(`every node loses power for ${downMs} ms (${ids.map((id) => `node ${id}'s disk keeps ${describeSurvival(survivals.get(id)!)}`).join('; ')})`);
+          say(unsynced(await cluster.powerLoss(ids, (id) => survivals.get(id)!)));
+          await sleep(downMs);
+          // Back one at a time, in a random order.
+          const order = [...ids];
+          for (let i = order.length - 1; i > 0; i--) {
+            const j = rng.int(i + 1);
+            [order[i], order[j]] = [order[j]!, order[i]!];
+          }
+          for (const id of order) {
+            await cluster.start(id);
+            await sleep(between(0, 200));
+          }
+          say('every node started again');
+          break;
+        }
         case 'rejoin': {
           // A member removed and added back under the same id, keeping its data dir
           // (and running all along: clients asking it meanwhile are refused).
@@ -139,6 +177,21 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
     }
     recorder.note(`node ${await cluster.leader(o.waitMs)} leads all nodes`);
   };
+}
+
+/** What of a disk's unsynced writes survive a power loss: none, or a seeded random part. */
+function survivalFor(rng: SeededRandom): Survival {
+  return rng.int(2) === 0 ? { kind: 'durable' } : { kind: 'torn', seed: rng.int(1_000_000) };
+}
+
+/** What cluster.powerLoss found unsynced, for the history. */
+function unsynced(paths: Map<number, string[]>): string {
+  const each = [...paths].map(([id, p]) => `node ${id}: ${p.length === 0 ? 'nothing' : p.map((x) => x || '.').join(', ')}`);
+  return `unsynced at the crash: ${each.join('; ')}`;
+}
+
+function describeSurvival(s: Survival): string {
+  return s.kind === 'durable' ? 'only what was fsynced' : `what was fsynced and a torn part of the rest (seed ${s.seed})`;
 }
 
 /**
