@@ -174,6 +174,13 @@ export class KvCluster {
     return volatile;
   }
 
+  /** Node `id`'s disk takes `ms` before each fsync from now on (0: its own speed again); option powerLoss. */
+  slowDisk(id: number, ms: number): void {
+    const disk = this.disks.get(id);
+    if (disk === undefined) throw new Error(`node ${id} is not running on a disk that can lose power`);
+    disk.syncDelayMs = ms;
+  }
+
   async stopAll(): Promise<void> {
     await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id)));
   }

@@ -3,7 +3,8 @@
 // node cut off, or a partition that keeps changing; a lossy, reordering
 // network; a quorum lost and regained; leadership handed over; a member
 // removed and added back; a node, or every node at once, losing power and
-// coming back on what its disk kept), their order, their targets and how long each
+// coming back on what its disk kept; a disk slowing down, and perhaps dying
+// with its fsyncs queued), their order, their targets and how long each
 // lasts. The scenario tests strike once with one fault; this mixes them back
 // to back, so that a restart lands in a partition's aftermath or during a
 // snapshot catch-up, as in production.
@@ -13,7 +14,7 @@ import type { MemoryBus } from '@raftbus/transport-memory';
 import type { Survival } from '@raftbus/testkit/crash-fs';
 import type { KvCluster, KvRecorder } from './history-support.js';
 
-export const FAULTS = ['restart', 'isolate', 'flap', 'lossy', 'quorum-loss', 'transfer', 'rejoin', 'power-loss', 'blackout'] as const;
+export const FAULTS = ['restart', 'isolate', 'flap', 'lossy', 'quorum-loss', 'transfer', 'rejoin', 'power-loss', 'blackout', 'slow-disk'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface NemesisOptions {
@@ -156,6 +157,29 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
             await sleep(between(0, 200));
           }
           say('every node started again');
+          break;
+        }
+        case 'slow-disk': {
+          // Commits go on through the other two; its own log and applies lag.
+          const id = await target();
+          const delayMs = between(5, 60);
+          const ms = between(300, 1_500);
+          const dies = rng.int(2) === 0;
+          say(`node ${id}'s disk takes ${delayMs} ms more per fsync for ${ms} ms${dies ? ', then loses power' : ''}`);
+          cluster.slowDisk(id, delayMs);
+          await sleep(ms);
+          if (dies) {
+            // With fsyncs queued: what the node wrote and was still waiting on is what may go.
+            const survival = survivalFor(rng);
+            say(`node ${id} loses power (its disk keeps ${describeSurvival(survival)})`);
+            say(unsynced(await cluster.powerLoss([id], () => survival)));
+            await sleep(between(0, 500));
+            await cluster.start(id);
+            say(`node ${id} started again`);
+          } else {
+            cluster.slowDisk(id, 0);
+            say(`node ${id}'s disk is fast again`);
+          }
           break;
         }
         case 'rejoin': {

@@ -25,7 +25,7 @@ import {
 } from '@raftbus/core';
 import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { storageView as view } from '@raftbus/testkit';
+import { sleep, storageView as view } from '@raftbus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FileStorage } from '../src/index.js';
 import { hs, recordingLogger, reopened } from './helpers.js';
@@ -508,5 +508,21 @@ describe('crash-fs', () => {
     // The real file has what was written; only the model lost it.
     expect(new TextDecoder().decode(await readFile(join(root, 'a')))).toBe('kept lost');
     await dir.close().catch(() => {});
+  });
+
+  it('syncDelayMs: an fsync waits first, and a crash during the wait leaves it undone', async () => {
+    const root = await scratchDir();
+    const c = await CrashFs.over(root);
+    const a = await c.fs.open(join(root, 'a'), 'w');
+    await a.write(text.encode('late'), 0, 4, 0);
+    c.syncDelayMs = 1_000;
+    let settled = false;
+    const synced = a.datasync().finally(() => (settled = true));
+    await sleep(20);
+    expect(settled, 'the fsync is still waiting').toBe(false);
+    c.crashNow();
+    await expect(synced).rejects.toBeInstanceOf(CrashError);
+    expect(c.volatilePaths()).toContain('a');
+    await c.release();
   });
 });

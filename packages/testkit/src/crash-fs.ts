@@ -34,6 +34,7 @@ import { existsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { SeededRandom } from './random.js';
+import { sleep } from './wait.js';
 
 /**
  * The calls FileStorage's `fs` option takes (FileStorageFs in
@@ -146,6 +147,12 @@ export class CrashFs {
   crash: CrashError | undefined;
   /** Writes made durable by the write itself (durableWrites). */
   durableWritten = 0;
+  /**
+   * A slow disk: each fsync, and each durable write, waits this long before
+   * it starts (and, calls being serial, so does everything queued behind
+   * it). A crash during the wait leaves it undone. May change at any time.
+   */
+  syncDelayMs = 0;
 
   private readonly root: string;
   private readonly tree: DirNode;
@@ -262,6 +269,10 @@ export class CrashFs {
     const run = this.chain.then(fn, fn);
     this.chain = run.catch(() => {});
     return run;
+  }
+
+  private async slowDisk(): Promise<void> {
+    if (this.syncDelayMs > 0) await sleep(this.syncDelayMs);
   }
 
   private async alive(what: string): Promise<void> {
@@ -436,6 +447,7 @@ export class CrashFs {
       return n;
     };
     const write = async (bytes: Uint8Array, at: number): Promise<number> => {
+      if (durable) await this.slowDisk();
       const op = begin(bytes, at);
       const n = wrote(op, (await fh.write(bytes, 0, bytes.length, at)).bytesWritten);
       if (durable) madeDurable();
@@ -461,6 +473,7 @@ export class CrashFs {
       return n;
     };
     const sync = async (): Promise<void> => {
+      await this.slowDisk();
       if (this.boundary(`fsync ${path}`)) throw this.crash!;
       if (this.ignoreSync?.(resolve(path), node.kind)) return;
       if (node.kind === 'file') node.durable = node.current;
