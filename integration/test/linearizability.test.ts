@@ -16,7 +16,7 @@ import { MemoryBus } from '@raftbus/transport-memory';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { LogTail } from './buses.js';
 import { checkAndSave, expectSoundRun, KvCluster, runWithFaults, type KvRecorder, type RunOptions, type RunOutcome } from './history-support.js';
-import { nemesisFaults, nemesisSeeds, randomFaults } from './nemesis.js';
+import { describeUnsynced, nemesisFaults, nemesisSeeds, randomFaults } from './nemesis.js';
 import { freePorts } from './services.js';
 
 const TICK_MS = 20;
@@ -186,7 +186,7 @@ describe('linearizability of the kv example on the memory bus', () => {
       expect(res.status, await res.text()).toBe(200);
       put.ok({});
       const lost = await cluster.powerLoss(cluster.ids, () => ({ kind: 'durable' }));
-      recorder.note(`every node lost power; unsynced then: ${[...lost].map(([id, p]) => `node ${id}: ${p.join(', ') || 'nothing'}`).join('; ')}`);
+      recorder.note(`every node lost power; unsynced at the crash: ${describeUnsynced(lost)}`);
       await cluster.startAll();
       const after = await cluster.leader(WAIT_MS);
       const get = recorder.invoke(2, { f: 'get', key: 'x' });

@@ -45,6 +45,15 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
     for (let round = 1; round <= o.rounds; round++) {
       const fault = pick(o.faults ?? FAULTS);
       const say = (what: string) => recorder.note(`nemesis ${round}/${o.rounds} ${fault}: ${what}`);
+      /** Node `id` loses power, stays down `downMs`, and starts again on what its disk kept. */
+      const powerCycle = async (id: number, downMs: number): Promise<void> => {
+        const survival = survivalFor(rng);
+        say(`node ${id} loses power (its disk keeps ${describeSurvival(survival)}) for ${downMs} ms`);
+        say(`unsynced at the crash: ${describeUnsynced(await cluster.powerLoss([id], () => survival))}`);
+        await sleep(downMs);
+        await cluster.start(id);
+        say(`node ${id} started again`);
+      };
       switch (fault) {
         case 'restart': {
           const id = await target();
@@ -128,14 +137,7 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
           // Unlike 'restart' (a process killed: the OS still writes out what it
           // was given), only what was fsynced is sure to survive, plus, torn
           // half the time, a random part of what was not.
-          const id = await target();
-          const downMs = between(0, 800);
-          const survival = survivalFor(rng);
-          say(`node ${id} loses power (its disk keeps ${describeSurvival(survival)}) for ${downMs} ms`);
-          say(unsynced(await cluster.powerLoss([id], () => survival)));
-          await sleep(downMs);
-          await cluster.start(id);
-          say(`node ${id} started again`);
+          await powerCycle(await target(), between(0, 800));
           break;
         }
         case 'blackout': {
@@ -144,7 +146,7 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
           const downMs = between(0, 500);
           const survivals = new Map(ids.map((id) => [id, survivalFor(rng)]));
           say(`every node loses power for ${downMs} ms (${ids.map((id) => `node ${id}'s disk keeps ${describeSurvival(survivals.get(id)!)}`).join('; ')})`);
-          say(unsynced(await cluster.powerLoss(ids, (id) => survivals.get(id)!)));
+          say(`unsynced at the crash: ${describeUnsynced(await cluster.powerLoss(ids, (id) => survivals.get(id)!))}`);
           await sleep(downMs);
           // Back one at a time, in a random order.
           const order = [...ids];
@@ -170,12 +172,7 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
           await sleep(ms);
           if (dies) {
             // With fsyncs queued: what the node wrote and was still waiting on is what may go.
-            const survival = survivalFor(rng);
-            say(`node ${id} loses power (its disk keeps ${describeSurvival(survival)})`);
-            say(unsynced(await cluster.powerLoss([id], () => survival)));
-            await sleep(between(0, 500));
-            await cluster.start(id);
-            say(`node ${id} started again`);
+            await powerCycle(id, between(0, 500));
           } else {
             cluster.slowDisk(id, 0);
             say(`node ${id}'s disk is fast again`);
@@ -208,10 +205,9 @@ function survivalFor(rng: SeededRandom): Survival {
   return rng.int(2) === 0 ? { kind: 'durable' } : { kind: 'torn', seed: rng.int(1_000_000) };
 }
 
-/** What cluster.powerLoss found unsynced, for the history. */
-function unsynced(paths: Map<number, string[]>): string {
-  const each = [...paths].map(([id, p]) => `node ${id}: ${p.length === 0 ? 'nothing' : p.map((x) => x || '.').join(', ')}`);
-  return `unsynced at the crash: ${each.join('; ')}`;
+/** What cluster.powerLoss found unsynced, for the history: each node's paths ('.' for its data dir's own entries). */
+export function describeUnsynced(paths: Map<number, string[]>): string {
+  return [...paths].map(([id, p]) => `node ${id}: ${p.length === 0 ? 'nothing' : p.map((x) => x || '.').join(', ')}`).join('; ');
 }
 
 function describeSurvival(s: Survival): string {
