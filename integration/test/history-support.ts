@@ -71,6 +71,8 @@ const noLock = (rel: string) => /(^|\/)LOCK(\.|$)/.test(rel);
 export class KvCluster {
   readonly ids: number[];
   private readonly running = new Map<number, KvNode>();
+  /** Each running node's transport: a power loss unplugs it. */
+  private readonly transports = new Map<number, Transport>();
   /** Each running node's file system (option powerLoss). */
   private readonly disks = new Map<number, CrashFs>();
   /** Each node's data dir, once a power loss has moved it onto the image of what survived. */
@@ -99,11 +101,12 @@ export class KvCluster {
       await mkdir(dir, { recursive: true });
       disk = await CrashFs.over(dir, { durableWrites: true, ...(this.o.powerLoss === 'disks-ignore-fsync' && { ignoreSync: () => true }) });
     }
+    const transport = this.transport();
     const node = await startKvNode({
       id,
       clusterId: this.o.clusterId,
       peers: this.ids,
-      transport: this.transport(),
+      transport,
       storage: new FileStorage({
         dir,
         logger: this.o.logger,
@@ -119,6 +122,7 @@ export class KvCluster {
       ...(this.o.asyncStorageWrites !== undefined && { asyncStorageWrites: this.o.asyncStorageWrites }),
     });
     this.running.set(id, node);
+    this.transports.set(id, transport);
     if (disk !== undefined) this.disks.set(id, disk);
   }
 
@@ -130,6 +134,7 @@ export class KvCluster {
     const node = this.running.get(id);
     if (node === undefined) throw new Error(`node ${id} is not running`);
     this.running.delete(id);
+    this.transports.delete(id);
     this.disks.delete(id);
     const { stats } = node.raft.status();
     this.snapshots.created += stats.snapshotsCreated;
@@ -138,16 +143,16 @@ export class KvCluster {
   }
 
   /**
-   * Nodes `ids` lose power at one instant (option powerLoss): cut off from
-   * the bus (the in-process one) and their disks crashed, so that nothing
-   * more reaches either; then their processes are gone. Each data dir is
+   * Nodes `ids` lose power at one instant (option powerLoss): their
+   * transports stopped (a stopped transport sends nothing more) and their
+   * disks crashed, so that nothing more reaches either; then their
+   * processes are gone. Each data dir is
    * replaced by what its disk kept: what was fsynced and, with a torn
    * survival, a seeded part of what was not. The nodes stay down until
    * start(). Returns, for each node, the paths (in its data dir) whose
    * unsynced changes the crash could lose.
    */
   async powerLoss(ids: readonly number[], survival: (id: number) => Survival): Promise<Map<number, string[]>> {
-    const bus = this.o.bus.kind === 'memory' ? this.o.bus.bus : undefined;
     const disks = ids.map((id) => {
       const disk = this.disks.get(id);
       if (disk === undefined) throw new Error(`node ${id} is not running on a disk that can lose power`);
@@ -155,7 +160,8 @@ export class KvCluster {
     });
     const volatile = new Map<number, string[]>();
     for (const [i, id] of ids.entries()) {
-      bus?.isolate(id);
+      // Not awaited: the transport refuses sends from this call on (node.stop() below awaits its disconnect).
+      this.transports.get(id)!.stop().catch(() => {});
       disks[i]!.crashNow();
       volatile.set(id, disks[i]!.volatilePaths());
     }
@@ -169,7 +175,6 @@ export class KvCluster {
       await disk.image(image, survival(id), noLock);
       await rm(this.dirs.get(id) ?? join(this.o.dir, `node-${id}`), { recursive: true, force: true });
       this.dirs.set(id, image);
-      bus?.restore(id);
     }
     return volatile;
   }

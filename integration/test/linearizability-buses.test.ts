@@ -1,6 +1,8 @@
 // The kv example, three nodes on each real bus, under concurrent clients
-// while the leader is killed and restarted, and while the broker itself is
-// taken down and brought back. Every run's history (in
+// while the leader is killed and restarted, while the broker itself is
+// taken down and brought back, and under a random nemesis (nemesis.ts:
+// restarts, power losses, slow disks, membership changes, leadership
+// transfers and broker restarts, mixed). Every run's history (in
 // integration/.histories/<bus>-<scenario>.jsonl) must be linearizable, with
 // enough completed operations, after the faults too, to mean something, and
 // the same history with one read made stale must not be.
@@ -13,7 +15,8 @@ import { join } from 'node:path';
 import { sleep } from '@raftbus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { LogTail } from './buses.js';
-import { expectSoundRun, runWithFaults, type KvCluster, type KvRecorder } from './history-support.js';
+import { expectSoundRun, runWithFaults, type KvCluster, type KvRecorder, type RunOptions } from './history-support.js';
+import { NEMESIS_SNAPSHOT, nemesisEnv, nemesisNodes, nemesisRerun, randomFaults } from './nemesis.js';
 import { BUSES, freePorts, SERVICE_TIMEOUT_MS, startLocalServer, type Bus, type LocalServer } from './services.js';
 
 /** Milliseconds per raft tick; Kafka's round trips are slower. */
@@ -24,6 +27,10 @@ const TEST_TIMEOUT_MS = 4 * WAIT_MS;
 const LOAD_MS = 1_000;
 /** Seeds per bus, so each run's clients make their own choices. */
 const SEED: Record<Bus, number> = { redis: 11, nats: 21, kafka: 31 };
+// One nemesis seed per bus in CI, not the same one (odd seeds persist off
+// the loop); a campaign (RAFTBUS_NEMESIS_SEEDS=a-b, with -t '<bus> .* nemesis'
+// for one bus) as in linearizability.test.ts.
+const NEMESIS_SEED: Record<Bus, number> = { redis: 1, nats: 2, kafka: 3 };
 
 for (const bus of BUSES) {
   describe(`linearizability of the kv example on ${bus}`, () => {
@@ -41,7 +48,15 @@ for (const bus of BUSES) {
 
     afterAll(() => server?.stop(), SERVICE_TIMEOUT_MS);
 
-    async function run(scenario: string, seed: number, description: string, faults: (cluster: KvCluster, recorder: KvRecorder) => Promise<void>) {
+    const NEMESIS = nemesisEnv([NEMESIS_SEED[bus]]);
+
+    async function run(
+      scenario: string,
+      seed: number,
+      description: string,
+      faults: (cluster: KvCluster, recorder: KvRecorder) => Promise<void>,
+      nodes?: Pick<RunOptions, 'snapshot' | 'powerLoss' | 'asyncStorageWrites'>,
+    ) {
       // A broker outage makes the transports and their clients log errors by the hundred: kept, printed on failure.
       const log = new LogTail();
       onTestFailed(() => {
@@ -58,9 +73,11 @@ for (const bus of BUSES) {
         logger: log,
         seed,
         waitMs: WAIT_MS,
+        ...nodes,
         faults,
       });
       expectSoundRun(outcome);
+      return outcome;
     }
 
     it(
@@ -91,6 +108,27 @@ for (const bus of BUSES) {
           await server!.restart();
           recorder.note(`node ${await cluster.leader(WAIT_MS)} leads all nodes`);
         }),
+      TEST_TIMEOUT_MS,
+    );
+
+    it.each(NEMESIS.seeds)(
+      'stays linearizable under a random nemesis, seed %i',
+      async (seed) => {
+        onTestFailed(() => {
+          process.stderr.write(`rerun it: ${nemesisRerun(NEMESIS, seed, 'integration/test/linearizability-buses.test.ts', `${bus} .* nemesis`)}\n`);
+        });
+        const nemesis = randomFaults({ seed, rounds: NEMESIS.rounds, waitMs: WAIT_MS, ...(NEMESIS.faults !== undefined && { faults: NEMESIS.faults }) });
+        const nodes = nemesisNodes(seed);
+        const outcome = await run(
+          `nemesis-${seed}`,
+          SEED[bus] * 1000 + seed,
+          `3 nodes${nodes.asyncStorageWrites ? ' (asyncStorageWrites)' : ''}, 6 clients, snapshots every ${NEMESIS_SNAPSHOT.entries} entries; ${NEMESIS.rounds} random faults (seed ${seed}), back to back`,
+          (cluster, recorder) => nemesis(cluster, recorder, { broker: server! }),
+          { ...nodes, snapshot: NEMESIS_SNAPSHOT },
+        );
+        expect(outcome.snapshots.created, 'snapshots the nodes made').toBeGreaterThan(0);
+        console.log(`${bus}-nemesis-${seed}: ${outcome.snapshots.created} snapshots made, ${outcome.snapshots.installed} installed from a leader`);
+      },
       TEST_TIMEOUT_MS,
     );
   });

@@ -16,7 +16,7 @@ import { MemoryBus } from '@raftbus/transport-memory';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { LogTail } from './buses.js';
 import { checkAndSave, expectSoundRun, KvCluster, runWithFaults, type KvRecorder, type RunOptions, type RunOutcome } from './history-support.js';
-import { describeUnsynced, nemesisFaults, nemesisSeeds, randomFaults } from './nemesis.js';
+import { describeUnsynced, NEMESIS_SNAPSHOT, nemesisEnv, nemesisNodes, nemesisRerun, randomFaults } from './nemesis.js';
 import { freePorts } from './services.js';
 
 const TICK_MS = 20;
@@ -28,16 +28,7 @@ const TEST_TIMEOUT_MS = 90_000;
 //     npx vitest run integration/test/linearizability.test.ts -t nemesis
 // The plan of faults is a function of the seed; their timing against the
 // clients is real time, so a failing seed is rerun a few times to replay it.
-const NEMESIS_COMMAND = 'npx vitest run integration/test/linearizability.test.ts -t nemesis';
-const NEMESIS_SEEDS = nemesisSeeds(process.env['RAFTBUS_NEMESIS_SEEDS'], [1, 2, 3]);
-/** Faults per seed. */
-const NEMESIS_ROUNDS = Number(process.env['RAFTBUS_NEMESIS_ROUNDS'] ?? 5);
-if (!(Number.isInteger(NEMESIS_ROUNDS) && NEMESIS_ROUNDS > 0)) {
-  throw new Error(`RAFTBUS_NEMESIS_ROUNDS must be a positive integer, got ${process.env['RAFTBUS_NEMESIS_ROUNDS']}`);
-}
-/** RAFTBUS_NEMESIS_FAULTS=rejoin,restart draws from those faults alone. */
-const NEMESIS_FAULTS = nemesisFaults(process.env['RAFTBUS_NEMESIS_FAULTS']);
-const NEMESIS_SNAPSHOT = { entries: 40, catchUpEntries: 10 };
+const NEMESIS = nemesisEnv([1, 2, 3]);
 
 describe('linearizability of the kv example on the memory bus', () => {
   let dir: string | undefined;
@@ -133,22 +124,21 @@ describe('linearizability of the kv example on the memory bus', () => {
   // snapshots every 40 entries, so that restarted, cut-off and re-added
   // nodes are caught up by snapshot as often as by the log; on disks that
   // can lose power, with storage writes in the loop or off it.
-  it.each(NEMESIS_SEEDS)(
+  it.each(NEMESIS.seeds)(
     'stays linearizable under a random nemesis, seed %i',
     async (seed) => {
       onTestFailed(() => {
-        const faults = NEMESIS_FAULTS === undefined ? '' : ` RAFTBUS_NEMESIS_FAULTS=${NEMESIS_FAULTS.join(',')}`;
-        process.stderr.write(`rerun it: RAFTBUS_NEMESIS_SEEDS=${seed} RAFTBUS_NEMESIS_ROUNDS=${NEMESIS_ROUNDS}${faults} ${NEMESIS_COMMAND}\n`);
+        process.stderr.write(`rerun it: ${nemesisRerun(NEMESIS, seed, 'integration/test/linearizability.test.ts')}\n`);
       });
-      // Odd seeds persist off the loop (etcd's AsyncStorageWrites), even ones in it.
-      const asyncStorageWrites = seed % 2 === 1;
+      const nemesis = randomFaults({ seed, rounds: NEMESIS.rounds, waitMs: WAIT_MS, ...(NEMESIS.faults !== undefined && { faults: NEMESIS.faults }) });
+      const nodes = nemesisNodes(seed);
       const outcome = await run(
         `nemesis-${seed}`,
         seed,
-        `3 nodes${asyncStorageWrites ? ' (asyncStorageWrites)' : ''}, 6 clients, snapshots every ${NEMESIS_SNAPSHOT.entries} entries; ${NEMESIS_ROUNDS} random faults (seed ${seed}), back to back`,
-        randomFaults({ seed, rounds: NEMESIS_ROUNDS, waitMs: WAIT_MS, ...(NEMESIS_FAULTS !== undefined && { faults: NEMESIS_FAULTS }) }),
+        `3 nodes${nodes.asyncStorageWrites ? ' (asyncStorageWrites)' : ''}, 6 clients, snapshots every ${NEMESIS_SNAPSHOT.entries} entries; ${NEMESIS.rounds} random faults (seed ${seed}), back to back`,
+        (cluster, recorder, bus) => nemesis(cluster, recorder, { bus }),
         NEMESIS_SNAPSHOT,
-        { powerLoss: true, asyncStorageWrites },
+        nodes,
       );
       // The snapshot policy took effect: the log was compacted under the faults.
       expect(outcome.snapshots.created, 'snapshots the nodes made').toBeGreaterThan(0);

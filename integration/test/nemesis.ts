@@ -1,11 +1,11 @@
-// A random nemesis for the kv cluster on the in-process bus: a seed picks a
-// sequence of faults (a node killed and restarted, the leader among them; a
-// node cut off, or a partition that keeps changing; a lossy, reordering
-// network; a quorum lost and regained; leadership handed over; a member
-// removed and added back; a node, or every node at once, losing power and
-// coming back on what its disk kept; a disk slowing down, and perhaps dying
-// with its fsyncs queued), their order, their targets and how long each
-// lasts. The scenario tests strike once with one fault; this mixes them back
+// A random nemesis for the kv cluster: a seed picks a sequence of faults (a
+// node killed and restarted, the leader among them; a quorum lost and
+// regained; leadership handed over; a member removed and added back; a node,
+// or every node at once, losing power and coming back on what its disk
+// kept; a disk slowing down, and perhaps dying with its fsyncs queued; on
+// the in-process bus, a node cut off, a partition that keeps changing, a
+// lossy, reordering network; on a real bus, its broker restarted), their
+// order, their targets and how long each lasts. The scenario tests strike once with one fault; this mixes them back
 // to back, so that a restart lands in a partition's aftermath or during a
 // snapshot catch-up, as in production.
 import type { KvNode } from '@raftbus/example-kv';
@@ -14,8 +14,37 @@ import type { MemoryBus } from '@raftbus/transport-memory';
 import type { Survival } from '@raftbus/testkit/crash-fs';
 import type { KvCluster, KvRecorder } from './history-support.js';
 
-export const FAULTS = ['restart', 'isolate', 'flap', 'lossy', 'quorum-loss', 'transfer', 'rejoin', 'power-loss', 'blackout', 'slow-disk'] as const;
+export const FAULTS = [
+  'restart',
+  'isolate',
+  'flap',
+  'lossy',
+  'quorum-loss',
+  'transfer',
+  'rejoin',
+  'power-loss',
+  'blackout',
+  'slow-disk',
+  'broker-restart',
+] as const;
 export type Fault = (typeof FAULTS)[number];
+
+/** Faults made by the in-process bus (a real one cannot be partitioned from here). */
+const MEMORY_BUS_FAULTS: readonly Fault[] = ['isolate', 'flap', 'lossy'];
+
+/** A real bus's server, which the nemesis can take down and bring back on the same port. */
+export interface Broker {
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+/** What the faults act on besides the cluster: the in-process bus, or a real bus's server. */
+export type Network = { bus: MemoryBus } | { broker: Broker };
+
+/** The faults `network` allows: the memory bus's partitions and losses, or a broker's restart. */
+export function faultsOn(network: Network): Fault[] {
+  return FAULTS.filter((f) => ('bus' in network ? f !== 'broker-restart' : !MEMORY_BUS_FAULTS.includes(f)));
+}
 
 export interface NemesisOptions {
   seed: number;
@@ -23,7 +52,7 @@ export interface NemesisOptions {
   rounds: number;
   /** Longest wait for a leader between faults. */
   waitMs: number;
-  /** The faults to draw from; default all of FAULTS. */
+  /** The faults to draw from; default all that the network allows (faultsOn). */
   faults?: readonly Fault[];
 }
 
@@ -32,18 +61,24 @@ export interface NemesisOptions {
  * lose power: KvClusterOptions.powerLoss): each noted in the recorder as it
  * strikes and ends. Returns with every node running and the network whole.
  */
-export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: KvRecorder, bus: MemoryBus) => Promise<void> {
+export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: KvRecorder, network: Network) => Promise<void> {
   // Its own stream, apart from the clients' and the bus's: the plan depends on the seed alone.
   const rng = new SeededRandom(o.seed * 7 + 3);
   const between = (min: number, max: number) => min + rng.int(max - min + 1);
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 
-  return async (cluster, recorder, bus) => {
+  return async (cluster, recorder, network) => {
+    const allowed = faultsOn(network);
+    const faults = o.faults ?? allowed;
+    const refused = faults.filter((f) => !allowed.includes(f));
+    if (refused.length > 0) throw new Error(`the nemesis cannot strike ${refused.join(', ')} on this bus (it can: ${allowed.join(', ')})`);
+    const bus = 'bus' in network ? network.bus : undefined;
+    const broker = 'broker' in network ? network.broker : undefined;
     const ids = cluster.ids;
     /** The leader half the time, else any node: faults on the leader are the ones that matter most. */
     const target = async (): Promise<number> => (rng.int(2) === 0 ? cluster.leader(o.waitMs) : pick(ids));
     for (let round = 1; round <= o.rounds; round++) {
-      const fault = pick(o.faults ?? FAULTS);
+      const fault = pick(faults);
       const say = (what: string) => recorder.note(`nemesis ${round}/${o.rounds} ${fault}: ${what}`);
       /** Node `id` loses power, stays down `downMs`, and starts again on what its disk kept. */
       const powerCycle = async (id: number, downMs: number): Promise<void> => {
@@ -69,9 +104,9 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
           const id = await target();
           const ms = between(100, 1_500);
           say(`cutting node ${id} off for ${ms} ms`);
-          bus.isolate(id);
+          bus!.isolate(id);
           await sleep(ms);
-          bus.heal();
+          bus!.heal();
           say('healed');
           break;
         }
@@ -81,13 +116,13 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
           say(`${flips} changes of partition`);
           for (let i = 0; i < flips; i++) {
             const ms = between(50, 400);
-            bus.heal();
+            bus!.heal();
             const alone = rng.int(ids.length + 1);
-            if (alone < ids.length) bus.partition([[ids[alone]!]]);
+            if (alone < ids.length) bus!.partition([[ids[alone]!]]);
             say(alone < ids.length ? `node ${ids[alone]} cut off from the others for ${ms} ms` : `no partition for ${ms} ms`);
             await sleep(ms);
           }
-          bus.heal();
+          bus!.heal();
           say('healed');
           break;
         }
@@ -96,11 +131,11 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
           const delay = { min: 0, max: between(1, 30) };
           const ms = between(300, 1_500);
           say(`dropping ${drop} of the messages and delaying each 0..${delay.max} ms (reordering them) for ${ms} ms`);
-          bus.drop(drop);
-          bus.delay(delay);
+          bus!.drop(drop);
+          bus!.delay(delay);
           await sleep(ms);
-          bus.drop(0);
-          bus.delay(0);
+          bus!.drop(0);
+          bus!.delay(0);
           say('network clean again');
           break;
         }
@@ -177,6 +212,15 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
             cluster.slowDisk(id, 0);
             say(`node ${id}'s disk is fast again`);
           }
+          break;
+        }
+        case 'broker-restart': {
+          const downMs = between(0, 1_000);
+          say(`the broker goes down for ${downMs} ms`);
+          await broker!.kill();
+          await sleep(downMs);
+          await broker!.restart();
+          say('the broker is back');
           break;
         }
         case 'rejoin': {
@@ -264,8 +308,40 @@ async function selfLeader(cluster: KvCluster, waitMs: number): Promise<KvNode['r
   return found!;
 }
 
+/** The nodes' snapshot policy under a nemesis: often, so that nodes are caught up by snapshot as often as by the log. */
+export const NEMESIS_SNAPSHOT = { entries: 40, catchUpEntries: 10 };
+
+/** The nodes of a nemesis run: on disks that can lose power; odd seeds persist off the loop (etcd's AsyncStorageWrites), even ones in it. */
+export function nemesisNodes(seed: number): { powerLoss: true; asyncStorageWrites: boolean } {
+  return { powerLoss: true, asyncStorageWrites: seed % 2 === 1 };
+}
+
+/** A nemesis run as the environment sets it: the default for a test file, or a campaign. */
+export interface NemesisEnv {
+  /** RAFTBUS_NEMESIS_SEEDS as "7", "3,9,12" or "100-199"; else the file's default. */
+  seeds: number[];
+  /** RAFTBUS_NEMESIS_ROUNDS: faults per seed; 5 by default. */
+  rounds: number;
+  /** RAFTBUS_NEMESIS_FAULTS as "rejoin,restart": those alone; undefined for all the bus allows. */
+  faults: Fault[] | undefined;
+}
+
+export function nemesisEnv(defaultSeeds: number[]): NemesisEnv {
+  const rounds = Number(process.env['RAFTBUS_NEMESIS_ROUNDS'] ?? 5);
+  if (!(Number.isInteger(rounds) && rounds > 0)) {
+    throw new Error(`RAFTBUS_NEMESIS_ROUNDS must be a positive integer, got ${process.env['RAFTBUS_NEMESIS_ROUNDS']}`);
+  }
+  return { seeds: nemesisSeeds(process.env['RAFTBUS_NEMESIS_SEEDS'], defaultSeeds), rounds, faults: nemesisFaults(process.env['RAFTBUS_NEMESIS_FAULTS']) };
+}
+
+/** The command that runs one seed of `file`'s nemesis again (`filter` for vitest's -t: the test's name). */
+export function nemesisRerun(env: NemesisEnv, seed: number, file: string, filter = 'nemesis'): string {
+  const faults = env.faults === undefined ? '' : ` RAFTBUS_NEMESIS_FAULTS=${env.faults.join(',')}`;
+  return `RAFTBUS_NEMESIS_SEEDS=${seed} RAFTBUS_NEMESIS_ROUNDS=${env.rounds}${faults} npx vitest run ${file} -t '${filter}'`;
+}
+
 /** RAFTBUS_NEMESIS_FAULTS as "rejoin,restart": the faults a campaign draws from; undefined for all. */
-export function nemesisFaults(spec: string | undefined): Fault[] | undefined {
+function nemesisFaults(spec: string | undefined): Fault[] | undefined {
   if (spec === undefined || spec.trim() === '') return undefined;
   const faults = spec.split(',').map((f) => f.trim());
   for (const f of faults) {
@@ -278,7 +354,7 @@ export function nemesisFaults(spec: string | undefined): Fault[] | undefined {
  * The seeds a run covers: RAFTBUS_NEMESIS_SEEDS as "7", "3,9,12" or
  * "100-199" (a campaign), else `fallback`.
  */
-export function nemesisSeeds(spec: string | undefined, fallback: number[]): number[] {
+function nemesisSeeds(spec: string | undefined, fallback: number[]): number[] {
   if (spec === undefined || spec.trim() === '') return fallback;
   const seeds: number[] = [];
   for (const part of spec.split(',')) {
