@@ -75,12 +75,16 @@ import {
 } from './wal-format.js';
 import { scanSegment, type TornTail } from './wal-reader.js';
 
+/** Commit-index-only saves held (FileStorage.held) before they are written without waiting for a save that syncs. */
+const HELD_MAX_BYTES = 64 * 1024;
+
 /**
  * 'batch' (default): saves that arrive while a write is being fsynced are
  * written together and share the next fsync (group commit). 'always': one
  * write and one fsync per save. Both resolve a save only after its fsync,
- * except a save that changes only the commit index, which is written (in
- * order) but not fsynced, as etcd's WAL does (raft's MustSync).
+ * except a save that changes only the commit index, which is not fsynced,
+ * as etcd's WAL does (raft's MustSync): it is held in memory and written,
+ * in order, with the next save that is (or at close()).
  */
 export type SyncMode = 'always' | 'batch';
 
@@ -193,6 +197,18 @@ export class FileStorage extends MemoryBackedStorage {
   private active: ActiveSegment | undefined;
   private nextBatchSeq = 1;
   private queue: WriteItem[] = [];
+  /**
+   * Saves that need no fsync (a new commit index only), resolved but not
+   * yet written: they go into the next batch that is fsynced (or close()).
+   * Written on their own, unsynced, a later batch could be written after
+   * them before either was durable, and a crash could then tear them while
+   * that later one reached the disk whole: a damaged batch followed by an
+   * intact one, which recovery must refuse as corruption (wal-reader.ts).
+   * Held, only the batch being fsynced is ever at risk, as etcd's WAL
+   * keeps them in its write buffer until the next fsync.
+   */
+  private held: WriteItem[] = [];
+  private heldBytes = 0;
   private drainPromise: Promise<void> | undefined;
   private deletions: Promise<void> = Promise.resolve();
   /** createSnapshot and compact work still running; close() waits for it. */
@@ -360,7 +376,7 @@ export class FileStorage extends MemoryBackedStorage {
     }
     try {
       // A clean close leaves every resolved save durable, commit indexes too.
-      if (this.active !== undefined && this.failure === undefined) await this.syncActive();
+      if (this.active !== undefined && this.failure === undefined) await this.writeBatch(this.takeHeld([]));
       if (this.active !== undefined) await closeSegment(this.active);
     } finally {
       this.active = undefined;
@@ -657,9 +673,6 @@ export class FileStorage extends MemoryBackedStorage {
       if (this.syncMode === 'batch') while (n < this.queue.length && !this.queue[n]!.blocker) n++;
       const group = this.queue.splice(0, n);
       try {
-        // Roll over before writing rather than after: no file work runs in
-        // the background once a save has resolved.
-        if (this.active!.size >= this.segmentBytes) await this.startSegment(this.active!.info.seq + 1);
         await this.appendBatch(group);
       } catch (e) {
         const failure = this.fail(e);
@@ -679,11 +692,33 @@ export class FileStorage extends MemoryBackedStorage {
   }
 
   /**
-   * Writes the group's records as one batch and fsyncs it, unless no item
-   * in it must sync (then the next fsync covers it).
+   * Writes the group's records as one batch, after any held ones, and
+   * fsyncs it; unless no item in it must sync: then it is held (see held).
    */
   private async appendBatch(group: readonly WriteItem[]): Promise<void> {
-    const sync = group.some((item) => item.sync);
+    if (!group.some((item) => item.sync)) {
+      for (const item of group) {
+        if (item.records.count === 0) continue;
+        this.held.push(item);
+        this.heldBytes += item.records.body;
+      }
+      // Bounded: a long run of them (no save that syncs) is written out.
+      if (this.heldBytes < HELD_MAX_BYTES) return;
+    }
+    await this.writeBatch(this.takeHeld(group));
+  }
+
+  /** The held items, then `group`; none held afterwards. */
+  private takeHeld(group: readonly WriteItem[]): readonly WriteItem[] {
+    if (this.held.length === 0) return group;
+    const items = [...this.held, ...group.filter((item) => !this.held.includes(item))];
+    this.held = [];
+    this.heldBytes = 0;
+    return items;
+  }
+
+  /** Writes the items' records as one batch and makes it durable. */
+  private async writeBatch(group: readonly WriteItem[]): Promise<void> {
     let count = 0;
     let body = 0;
     for (const item of group) {
@@ -691,10 +726,13 @@ export class FileStorage extends MemoryBackedStorage {
       body += item.records.body;
     }
     if (count === 0) {
-      // Nothing to write; what is written before must be durable if asked.
-      if (sync) await this.syncActive();
+      // Nothing to write; what is written before must be durable.
+      await this.syncActive();
       return;
     }
+    // Roll over before writing rather than after: no file work runs in
+    // the background once a save has resolved.
+    if (this.active!.size >= this.segmentBytes) await this.startSegment(this.active!.info.seq + 1);
     const seg = this.active!;
     // One save alone (the usual batch) is written from the array it was
     // framed into; several are copied into one.
@@ -715,12 +753,12 @@ export class FileStorage extends MemoryBackedStorage {
     // than two, a write and then its datasync. Each trip also waits for the
     // event loop to take up its completion, which under load costs more
     // than the disk does.
-    const durable = sync && !seg.unsynced && this.durableWrites(buf.length) ? await this.durableHandle(seg) : undefined;
+    const durable = !seg.unsynced && this.durableWrites(buf.length) ? await this.durableHandle(seg) : undefined;
     if (durable !== undefined) await writeFully(this.fs, durable, buf, seg.size);
     else {
       await writeFully(this.fs, seg.fh, buf, seg.size);
       seg.unsynced = true;
-      if (sync) await this.syncActive();
+      await this.syncActive();
     }
     seg.size += buf.length;
     this.nextBatchSeq = seq + 1;

@@ -2,7 +2,8 @@
 //
 // The rule that keeps acknowledged data: a crash can only damage the batch
 // being written when it struck (save() resolves after that batch's fsync,
-// and the next batch is written only after it). So only the end of the last
+// the next batch is written only after it, and a save that needs no fsync
+// is held until one that does: file-storage.ts). So only the end of the last
 // segment may be cut short, and only its final batch may be damaged, and
 // then only in a way a crash explains. Anything else is corruption and is
 // refused, never repaired:
@@ -12,10 +13,10 @@
 // - a damaged record followed by an intact Commit of a *later* batch (the
 //   damaged batch had been fsynced before that one was written);
 // - a damaged record (bad checksum, file not cut short) in the final batch
-//   with no all-zero 512-byte sector in the damaged bytes. Blocks that never
-//   reached the disk read back as zeros (ext4, xfs) or are simply absent;
-//   bit rot reads back as anything else. etcd's WAL decides torn writes the
-//   same way.
+//   with no all-zero 512-byte sector in the damaged bytes, nor a header
+//   zeroed through its type byte. Blocks that never reached the disk read
+//   back as zeros (ext4, xfs) or are simply absent; bit rot reads back as
+//   anything else. etcd's WAL decides torn writes the same way.
 import { ErrCorruptWAL } from './errors.js';
 import {
   COMMIT_PAYLOAD_SIZE,
@@ -60,6 +61,8 @@ export interface SegmentScan {
 const SECTOR = 512;
 /** A zero run shorter than this inside a sector is ordinary data (the high bytes of a small integer), not evidence. */
 const MIN_ZERO_RUN = 16;
+/** A record header's length and type bytes: all zero, they are no header of ours (no type is 0). */
+const ZEROED_HEADER_EVIDENCE = 5;
 
 function allZero(b: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (b[i] !== 0) return false;
@@ -156,6 +159,14 @@ export function scanSegment(
     const damageEnd = r.kind === 'bad-payload' ? r.end : p + RECORD_HEADER_SIZE;
     if (zeroSectorIn(buf, p, damageEnd, ownCommitAt ?? buf.length)) {
       return cut(`${r.reason}, over zeroed sectors: a write the crash interrupted`);
+    }
+    // A header that reads as zeros through its type byte was never written
+    // there (no record has type 0): the sector holding its start did not
+    // reach the disk though a later one did. That sector's share of the
+    // header may be too short for zeroSectorIn's evidence (it began within
+    // the sector where the last durable batch ended).
+    if (r.kind === 'bad-header' && allZero(buf, p, p + ZEROED_HEADER_EVIDENCE)) {
+      return cut(`${r.reason}, over a zeroed header: a write the crash interrupted`);
     }
     throw corrupt(p, `${r.reason} in the final batch, and no zeroed sector to show a torn write`);
   };

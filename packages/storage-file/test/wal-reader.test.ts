@@ -42,6 +42,39 @@ describe('scanSegment', () => {
     expect(seen).toEqual([1, 2]);
   });
 
+  // The final batch starts a few bytes before a sector boundary, where the
+  // last durable batch ended; that sector never reached the disk (zeros
+  // past the old end of the file) while the next ones did. Its share of the
+  // header is too short for a zeroed sector to count as evidence.
+  it.each([5, 11, 15])('takes a final batch whose header reads as zeros up to a sector boundary %i bytes on for a torn write', (k) => {
+    const final = batch(3, 6, 2);
+    const head = encodeSegmentHeader(1, 1);
+    // Batch 1's first entry sized so that the final batch starts k bytes before the boundary at 1024.
+    const firstBatch = (size: number): Uint8Array => {
+      const entries = [newEntry({ index: 1, term: 1, data: new Uint8Array(size).fill(9) }), ...[2, 3].map((i) => newEntry({ index: i, term: 1, data: Uint8Array.of(i) }))];
+      const f = frameRecords([], entries, []);
+      encodeRecords([{ type: RecordType.Commit, payload: commitPayload({ batchSeq: 1, records: 3, bytes: f.body }) }], f.bytes, f.body);
+      return f.bytes;
+    };
+    let size = 0;
+    while (head.length + firstBatch(size).length + b2.length < 1024 - k) size++;
+    const b1Padded = firstBatch(size);
+    const buf = new Uint8Array(Buffer.concat([head, b1Padded, b2, final]));
+    const at = head.length + b1Padded.length + b2.length;
+    expect(Math.ceil(at / 512) * 512 - at, 'bytes of the final batch before the boundary').toBe(k);
+    buf.fill(0, at, at + k);
+    const seen: number[] = [];
+    const scan = scanSegment('seg', buf, expect1, true, undefined, (b) => seen.push(b.seq));
+    expect(seen).toEqual([1, 2]);
+    expect(scan.torn).toMatchObject({ offset: at, bytes: final.length });
+    expect(scan.torn!.reason).toMatch(/zeroed header/);
+
+    // The same header damaged otherwise (bit rot, not zeros) is still refused.
+    const rotten = new Uint8Array(Buffer.concat([head, b1Padded, b2, final]));
+    rotten[at + 2] ^= 0x40;
+    expect(() => scanSegment('seg', rotten, expect1, true, undefined, () => {})).toThrow(/no zeroed sector to show a torn write/);
+  });
+
   it('refuses a batch out of sequence before handing it over', () => {
     const seen: number[] = [];
     expect(() => scanSegment('seg', segment, expect1, true, 2, (b) => seen.push(b.seq))).toThrow(/batch 1 out of order: expected batch 2/);
