@@ -75,7 +75,7 @@ import {
 } from './wal-format.js';
 import { scanSegment, type TornTail } from './wal-reader.js';
 
-/** Commit-index-only saves held (FileStorage.held) before they are written without waiting for a save that syncs. */
+/** At most this many bytes of commit-index-only saves are held (FileStorage.held); past it they are written and fsynced at once. */
 const HELD_MAX_BYTES = 64 * 1024;
 
 /**

@@ -104,6 +104,22 @@ describe('saves that need no fsync (MustSync)', () => {
     await s.close();
   });
 
+  it('a long run of them, with no save that must sync, is written and fsynced once 64 KiB are held', async () => {
+    const dir = await tempDir();
+    const fs = recordingFs();
+    const s = await opened(dir, { fs });
+    await s.save({ entries: ents(1, [1]), hardState: hs(1, 1, 0) });
+    const calls = await callsDuring(fs, async () => {
+      for (let c = 1; c <= 4000; c++) await s.save({ entries: [], hardState: hs(1, 1, c) });
+    });
+    const ops = calls.map((c) => c.split(' ')[0]);
+    // A HardState record is some 25 bytes: a few thousand of them fill 64 KiB, once or twice.
+    expect(ops.filter((o) => o === 'write').length).toBeGreaterThanOrEqual(1);
+    expect(ops.filter((o) => o === 'write').length).toBeLessThanOrEqual(2);
+    expect(ops.filter((o) => o === 'datasync')).toHaveLength(ops.filter((o) => o === 'write').length);
+    await s.close();
+  });
+
   it('close() writes and fsyncs what is held, and a reopen finds it', async () => {
     const dir = await tempDir();
     const fs = recordingFs();
