@@ -343,7 +343,7 @@ describe('a crash at every file-system boundary, WAL batches made durable by the
     const o = await runWorkload(cfs, root);
     expect(o.crash).toBeUndefined();
     expect(o.acked).toBe(OPS.length);
-    // Every save that fsyncs and follows no commit-only save (whose write it would have to fsync too).
+    // The WAL batches of saves (a held commit index goes into the next one's); segment heads and snapshot files fsync as before.
     expect(cfs.durableWritten).toBeGreaterThan(5);
     expect(cfs.volatilePaths()).toEqual(['data']);
     const s = new FileStorage({ dir: join(root, 'data'), logger: discardLogger });
