@@ -150,8 +150,6 @@ interface ActiveSegment {
   durableFh?: FileHandle;
   size: number;
   info: SegmentInfo;
-  /** It holds a batch written through `fh` since its last fsync. */
-  unsynced: boolean;
 }
 
 /** Closes a segment's handles. */
@@ -725,11 +723,8 @@ export class FileStorage extends MemoryBackedStorage {
       count += item.records.count;
       body += item.records.body;
     }
-    if (count === 0) {
-      // Nothing to write; what is written before must be durable.
-      await this.syncActive();
-      return;
-    }
+    // Nothing to write; every batch written before is durable already.
+    if (count === 0) return;
     // Roll over before writing rather than after: no file work runs in
     // the background once a save has resolved.
     if (this.active!.size >= this.segmentBytes) await this.startSegment(this.active!.info.seq + 1);
@@ -748,17 +743,17 @@ export class FileStorage extends MemoryBackedStorage {
     }
     const seq = this.nextBatchSeq;
     encodeRecords([{ type: RecordType.Commit, payload: commitPayload({ batchSeq: seq, records: count, bytes: body }) }], buf, body);
-    // A write bound for the thread pool anyway, with nothing before it to
-    // fsync: written and made durable in one trip there (O_DSYNC) rather
-    // than two, a write and then its datasync. Each trip also waits for the
-    // event loop to take up its completion, which under load costs more
-    // than the disk does.
-    const durable = !seg.unsynced && this.durableWrites(buf.length) ? await this.durableHandle(seg) : undefined;
+    // A write bound for the thread pool anyway (nothing before it awaits
+    // an fsync: every batch is made durable as it is written): written and
+    // made durable in one trip there (O_DSYNC) rather than two, a write and
+    // then its datasync. Each trip also waits for the event loop to take up
+    // its completion, which under load costs more than the disk does.
+    const durable = this.durableWrites(buf.length) ? await this.durableHandle(seg) : undefined;
     if (durable !== undefined) await writeFully(this.fs, durable, buf, seg.size);
     else {
       await writeFully(this.fs, seg.fh, buf, seg.size);
-      seg.unsynced = true;
-      await this.syncActive();
+      // datasync: appending changes the size, which fdatasync does flush.
+      if (!this.noSync) await seg.fh.datasync();
     }
     seg.size += buf.length;
     this.nextBatchSeq = seq + 1;
@@ -784,15 +779,6 @@ export class FileStorage extends MemoryBackedStorage {
     }
   }
 
-  /** fsyncs the active segment if it holds a batch written since its last fsync. */
-  private async syncActive(): Promise<void> {
-    const seg = this.active!;
-    if (!seg.unsynced) return;
-    // datasync: appending changes the size, which fdatasync does flush.
-    if (!this.noSync) await seg.fh.datasync();
-    seg.unsynced = false;
-  }
-
   /**
    * Creates segment `seq` and makes it the active one. Its head batch
    * restates the durable snapshot and hard state, so that every older
@@ -801,8 +787,7 @@ export class FileStorage extends MemoryBackedStorage {
   private async startSegment(seq: number): Promise<void> {
     const name = segmentName(seq, this.mem.lastIndex() + 1);
     const path = join(this.walDir, name);
-    // A new segment must never outlive the tail of the one before it.
-    if (this.active !== undefined) await this.syncActive();
+    // No new segment outlives the tail of the one before it: every batch of that one is durable already.
     const header = encodeSegmentHeader(seq, this.mem.lastIndex() + 1);
     const buf = this.restatement(header.length);
     buf.set(header, 0);
@@ -822,7 +807,7 @@ export class FileStorage extends MemoryBackedStorage {
     const previous = this.active;
     const info: SegmentInfo = { seq, name, maxIndex: 0 };
     this.segments.push(info);
-    this.active = { fh, size: buf.length, info, unsynced: false };
+    this.active = { fh, size: buf.length, info };
     if (previous !== undefined) await closeSegment(previous);
   }
 
@@ -841,7 +826,7 @@ export class FileStorage extends MemoryBackedStorage {
       throw e;
     }
     this.nextBatchSeq++;
-    this.active = { fh, size: bytes + buf.length, info, unsynced: false };
+    this.active = { fh, size: bytes + buf.length, info };
   }
 
   /**

@@ -330,10 +330,9 @@ describe('a crash at every file-system boundary', () => {
   }, TIMEOUT);
 });
 
-// FileStorage writes a batch that must be durable, when nothing before it
-// waits for an fsync, through a handle opened O_DSYNC if the write would go
-// to the thread pool anyway (a large one): one call instead of a write and a
-// datasync. Here every write goes there, so the whole workload runs so.
+// FileStorage writes a batch through a handle opened O_DSYNC if the write
+// would go to the thread pool anyway (a large one): one call instead of a
+// write and a datasync. Here every write goes there, so the whole workload runs so.
 const DURABLE_WRITES = { durableWrites: true, noWriteSync: true } satisfies CrashFsOptions;
 
 describe('a crash at every file-system boundary, WAL batches made durable by their write (O_DSYNC)', () => {

@@ -1,8 +1,8 @@
 // How a WAL batch reaches the file: a small one is written in the calling
 // turn (writeSync), so that a save costs one trip to the thread pool (its
-// fdatasync) rather than two; a large one is written through the pool, and
-// if it must be durable and nothing before it awaits an fsync, through a
-// handle opened O_DSYNC, which makes it durable in that one trip. A write
+// fdatasync) rather than two; a large one is written through the pool,
+// through a handle opened O_DSYNC where there is one, which makes it
+// durable in that one trip. A write
 // that fails any way fails the storage the same. Crash safety of every path
 // is crash.test.ts's (its file system models them).
 import { newEntry } from '@raftbus/core';
