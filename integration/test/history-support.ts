@@ -153,11 +153,7 @@ export class KvCluster {
    * unsynced changes the crash could lose.
    */
   async powerLoss(ids: readonly number[], survival: (id: number) => Survival): Promise<Map<number, string[]>> {
-    const disks = ids.map((id) => {
-      const disk = this.disks.get(id);
-      if (disk === undefined) throw new Error(`node ${id} is not running on a disk that can lose power`);
-      return disk;
-    });
+    const disks = ids.map((id) => this.disk(id));
     const volatile = new Map<number, string[]>();
     for (const [i, id] of ids.entries()) {
       // Not awaited: the transport refuses sends from this call on (node.stop() below awaits its disconnect).
@@ -181,9 +177,13 @@ export class KvCluster {
 
   /** Node `id`'s disk takes `ms` before each fsync from now on (0: its own speed again); option powerLoss. */
   slowDisk(id: number, ms: number): void {
+    this.disk(id).syncDelayMs = ms;
+  }
+
+  private disk(id: number): CrashFs {
     const disk = this.disks.get(id);
     if (disk === undefined) throw new Error(`node ${id} is not running on a disk that can lose power`);
-    disk.syncDelayMs = ms;
+    return disk;
   }
 
   async stopAll(): Promise<void> {
