@@ -701,7 +701,8 @@ export class FileStorage extends MemoryBackedStorage {
         this.heldBytes += item.records.body;
       }
       // Bounded: a long run of them (no save that syncs) is written out.
-      if (this.heldBytes < HELD_MAX_BYTES) return;
+      if (this.heldBytes >= HELD_MAX_BYTES) await this.writeBatch(this.takeHeld([]));
+      return;
     }
     await this.writeBatch(this.takeHeld(group));
   }
@@ -709,7 +710,7 @@ export class FileStorage extends MemoryBackedStorage {
   /** The held items, then `group`; none held afterwards. */
   private takeHeld(group: readonly WriteItem[]): readonly WriteItem[] {
     if (this.held.length === 0) return group;
-    const items = [...this.held, ...group.filter((item) => !this.held.includes(item))];
+    const items = [...this.held, ...group];
     this.held = [];
     this.heldBytes = 0;
     return items;
