@@ -95,7 +95,7 @@ export class KvCluster {
   /** Starts node `id` (again): from its data dir, on its port. */
   async start(id: number): Promise<void> {
     if (this.running.has(id)) throw new Error(`node ${id} is already running`);
-    const dir = this.dirs.get(id) ?? join(this.o.dir, `node-${id}`);
+    const dir = this.dirOf(id);
     let disk: CrashFs | undefined;
     if (this.o.powerLoss) {
       await mkdir(dir, { recursive: true });
@@ -146,9 +146,9 @@ export class KvCluster {
    * Nodes `ids` lose power at one instant (option powerLoss): their
    * transports stopped (a stopped transport sends nothing more) and their
    * disks crashed, so that nothing more reaches either; then their
-   * processes are gone. Each data dir is
-   * replaced by what its disk kept: what was fsynced and, with a torn
-   * survival, a seeded part of what was not. The nodes stay down until
+   * processes are gone. Each data dir is replaced by what its disk kept:
+   * what was fsynced and, with a torn survival, a seeded part of what was
+   * not. The nodes stay down until
    * start(). Returns, for each node, the paths (in its data dir) whose
    * unsynced changes the crash could lose.
    */
@@ -169,7 +169,7 @@ export class KvCluster {
       const image = join(this.o.dir, `node-${id}.power-loss-${++this.powerLosses}`);
       await mkdir(image);
       await disk.image(image, survival(id), noLock);
-      await rm(this.dirs.get(id) ?? join(this.o.dir, `node-${id}`), { recursive: true, force: true });
+      await rm(this.dirOf(id), { recursive: true, force: true });
       this.dirs.set(id, image);
     }
     return volatile;
@@ -178,6 +178,10 @@ export class KvCluster {
   /** Node `id`'s disk takes `ms` before each fsync from now on (0: its own speed again); option powerLoss. */
   slowDisk(id: number, ms: number): void {
     this.disk(id).syncDelayMs = ms;
+  }
+
+  private dirOf(id: number): string {
+    return this.dirs.get(id) ?? join(this.o.dir, `node-${id}`);
   }
 
   private disk(id: number): CrashFs {
