@@ -42,7 +42,7 @@ export interface Broker {
 export type Network = { bus: MemoryBus } | { broker: Broker };
 
 /** The faults `network` allows: the memory bus's partitions and losses, or a broker's restart. */
-export function faultsOn(network: Network): Fault[] {
+function faultsOn(network: Network): Fault[] {
   return FAULTS.filter((f) => ('bus' in network ? f !== 'broker-restart' : !MEMORY_BUS_FAULTS.includes(f)));
 }
 
