@@ -39,12 +39,17 @@ alive() { ps -p "$(cat "$dir/kafka.pid")" -o stat= 2>/dev/null | grep -qv '^ *Z'
 
 command -v "$java" >/dev/null || die "no java on PATH (Java 17 needed; apt-get install -y openjdk-17-jre-headless)"
 
-# Ready when the broker says so (in its log after line $1) and its port
-# accepts: the port is bound, and accepts TCP, a little before the broker
-# serves requests.
+# The broker has said it started, in its log after line $1. awk reads the
+# file itself: `tail | grep -q` fails under pipefail once grep quits with
+# more than a pipe's worth of log still to come (tail dies of SIGPIPE),
+# which a restart's log reaches when the broker has many consumer groups.
+started_after() { awk -v from="$1" 'NR > from && /Kafka Server started/ { found = 1; exit } END { exit !found }' "$dir/kafka.log"; }
+
+# Ready when the broker says so and its port accepts: the port is bound,
+# and accepts TCP, a little before the broker serves requests.
 wait_ready() {
   local deadline=$((SECONDS + timeout))
-  until tail -n +"$(($1 + 1))" "$dir/kafka.log" | grep -q 'Kafka Server started' && accepts "$port"; do
+  until started_after "$1" && accepts "$port"; do
     if ! alive; then
       tail -n 40 "$dir/kafka.log" >&2
       die "the broker exited during startup (log: $dir/kafka.log)"
