@@ -14,9 +14,12 @@
 //   damaged batch had been fsynced before that one was written);
 // - a damaged record (bad checksum, file not cut short) in the final batch
 //   with no all-zero 512-byte sector in the damaged bytes, nor a header
-//   zeroed through its type byte. Blocks that never reached the disk read
+//   zeroed through its type byte, nor one whose only damage is its first
+//   1–4 bytes reading as zeros up to a sector boundary (shown by rebuilding
+//   them from the checksums). Blocks that never reached the disk read
 //   back as zeros (ext4, xfs) or are simply absent; bit rot reads back as
 //   anything else. etcd's WAL decides torn writes the same way.
+import { CRC32C_TABLES } from './crc32c.js';
 import { ErrCorruptWAL } from './errors.js';
 import {
   COMMIT_PAYLOAD_SIZE,
@@ -26,7 +29,9 @@ import {
   decodeCommitPayload,
   decodeSegmentHeader,
   payloadChecksums,
+  putU32,
   readRecord,
+  u32At,
   type RecordRead,
 } from './wal-format.js';
 
@@ -63,6 +68,8 @@ const SECTOR = 512;
 const MIN_ZERO_RUN = 16;
 /** A record header's length and type bytes: all zero, they are no header of ours (no type is 0). */
 const ZEROED_HEADER_EVIDENCE = 5;
+/** A record header's length bytes: zeroed alone, headerRebuiltOverLostSector looks for the evidence. */
+const LENGTH_BYTES = 4;
 
 function allZero(b: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (b[i] !== 0) return false;
@@ -85,6 +92,43 @@ function zeroSectorIn(b: Uint8Array, from: number, damageEnd: number, limit: num
     if (evidence && allZero(b, start, end)) return true;
   }
   return false;
+}
+
+/**
+ * Whether the damaged record header at `p` is whole but for its first k ≤ 4
+ * bytes (the low bytes of its length), which read as zeros and end at a
+ * sector boundary: the sector where the last durable batch ended never got
+ * this write, and the next one did. Too few zeros to be evidence alone (a
+ * length's low byte is often zero), so the proof is the lost bytes rebuilt:
+ * a length whose known high bytes match, whose payload (the bytes after the
+ * header, up to `limit`) has the header's payload checksum, and which makes
+ * the header pass its own checksum. Bit rot anywhere else in the header or
+ * in that payload fails one of them.
+ */
+function headerRebuiltOverLostSector(buf: Uint8Array, p: number, limit: number): boolean {
+  const k = SECTOR - (p % SECTOR);
+  if (k > LENGTH_BYTES || p + RECORD_HEADER_SIZE > limit || !allZero(buf, p, p + k)) return false;
+  const wantCrc = u32At(buf, p + 8);
+  const start = p + RECORD_HEADER_SIZE;
+  // The payload's CRC-32C over [start, q), extended one byte at a time: one
+  // pass finds every length whose payload checksum matches.
+  let state = 0xffffffff;
+  for (let q = start; ; q++) {
+    const len = q - start;
+    if ((~state >>> 0) === wantCrc && highBytesMatch(buf, p, k, len)) {
+      const record = buf.slice(p, q);
+      putU32(record, 0, len);
+      if (readRecord(record, 0).kind === 'ok') return true;
+    }
+    if (q >= limit) return false;
+    state = CRC32C_TABLES[(state ^ buf[q]!) & 0xff]! ^ (state >>> 8);
+  }
+}
+
+/** Whether `len`'s little-endian bytes k…3 are those of the header at `p`. */
+function highBytesMatch(buf: Uint8Array, p: number, k: number, len: number): boolean {
+  for (let j = k; j < LENGTH_BYTES; j++) if (buf[p + j] !== Math.floor(len / 2 ** (8 * j)) % 256) return false;
+  return true;
 }
 
 /** Intact Commit records at any byte offset in [from, buf.length), cheapest checks first. */
@@ -167,6 +211,9 @@ export function scanSegment(
     // the sector where the last durable batch ended).
     if (r.kind === 'bad-header' && allZero(buf, p, p + ZEROED_HEADER_EVIDENCE)) {
       return cut(`${r.reason}, over a zeroed header: a write the crash interrupted`);
+    }
+    if (r.kind === 'bad-header' && headerRebuiltOverLostSector(buf, p, ownCommitAt ?? buf.length)) {
+      return cut(`${r.reason}, its first bytes zeroed up to a sector boundary and rebuilt from its checksums: a write the crash interrupted`);
     }
     throw corrupt(p, `${r.reason} in the final batch, and no zeroed sector to show a torn write`);
   };

@@ -45,9 +45,11 @@ describe('scanSegment', () => {
   // The final batch starts a few bytes before a sector boundary, where the
   // last durable batch ended; that sector never reached the disk (zeros
   // past the old end of the file) while the next ones did. Its share of the
-  // header is too short for a zeroed sector to count as evidence.
-  it.each([5, 11, 15])('takes a final batch whose header reads as zeros up to a sector boundary %i bytes on for a torn write', (k) => {
-    const final = batch(3, 6, 2);
+  // header is too short for a zeroed sector to count as evidence. Up to 4
+  // bytes, only the length's low bytes are lost: they are rebuilt from the
+  // checksums. Returns the segment with the final batch's first k bytes
+  // zeroed, the same segment undamaged, and where the final batch starts.
+  function finalBatchTornAt(k: number, final: Uint8Array) {
     const head = encodeSegmentHeader(1, 1);
     // Batch 1's first entry sized so that the final batch starts k bytes before the boundary at 1024.
     const firstBatch = (size: number): Uint8Array => {
@@ -62,17 +64,45 @@ describe('scanSegment', () => {
     const buf = new Uint8Array(Buffer.concat([head, b1Padded, b2, final]));
     const at = head.length + b1Padded.length + b2.length;
     expect(Math.ceil(at / 512) * 512 - at, 'bytes of the final batch before the boundary').toBe(k);
+    const whole = buf.slice();
     buf.fill(0, at, at + k);
+    return { buf, whole, at };
+  }
+
+  it.each([
+    [1, /rebuilt from its checksums/],
+    [2, /rebuilt from its checksums/],
+    [3, /rebuilt from its checksums/],
+    [4, /rebuilt from its checksums/],
+    [5, /zeroed header/],
+    [11, /zeroed header/],
+    [15, /zeroed header/],
+  ])('takes a final batch whose header reads as zeros up to a sector boundary %i bytes on for a torn write', (k, reason) => {
+    const final = batch(3, 6, 2);
+    const { buf, whole, at } = finalBatchTornAt(k, final);
     const seen: number[] = [];
     const scan = scanSegment('seg', buf, expect1, true, undefined, (b) => seen.push(b.seq));
     expect(seen).toEqual([1, 2]);
     expect(scan.torn).toMatchObject({ offset: at, bytes: final.length });
-    expect(scan.torn!.reason).toMatch(/zeroed header/);
+    expect(scan.torn!.reason).toMatch(reason);
 
     // The same header damaged otherwise (bit rot, not zeros) is still refused.
-    const rotten = new Uint8Array(Buffer.concat([head, b1Padded, b2, final]));
+    const rotten = whole.slice();
     rotten[at + 2] ^= 0x40;
     expect(() => scanSegment('seg', rotten, expect1, true, undefined, () => {})).toThrow(/no zeroed sector to show a torn write/);
+  });
+
+  // The zeros alone prove nothing when they are this few: the same zeros
+  // with one more damaged byte elsewhere in the header, or in the first
+  // record's payload, are bit rot as far as anyone can tell.
+  it.each([1, 2, 3, 4])('refuses a header zeroed %i bytes up to a sector boundary when other bytes of the record are damaged too', (k) => {
+    const final = batch(3, 6, 2);
+    const { buf, at } = finalBatchTornAt(k, final);
+    for (const damaged of [at + 9, at + 14, at + 16]) {
+      const rotten = buf.slice();
+      rotten[damaged] ^= 0x01;
+      expect(() => scanSegment('seg', rotten, expect1, true, undefined, () => {}), `byte ${damaged - at} of the record`).toThrow(/no zeroed sector to show a torn write/);
+    }
   });
 
   it('refuses a batch out of sequence before handing it over', () => {
