@@ -9,7 +9,7 @@ import type { Logger, Transport } from '@raftbus/core';
 import { createTransport, startKvNode, type KvNode, type KvNodeOptions } from '@raftbus/example-kv';
 import { FileStorage } from '@raftbus/storage-file';
 import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
-import { CrashFs, type Survival } from '@raftbus/testkit/crash-fs';
+import { CrashFs, skipDirectoryLock, type Survival } from '@raftbus/testkit/crash-fs';
 import {
   checkLinearizability,
   HistoryRecorder,
@@ -63,9 +63,6 @@ export interface KvClusterOptions {
  * removes them under the faults.
  */
 const POWER_LOSS_SEGMENT_BYTES = 64 * 1024;
-
-/** A crash image leaves out the directory lock: the dead holder's machine has rebooted (its boot id would differ). */
-const noLock = (rel: string) => /(^|\/)LOCK(\.|$)/.test(rel);
 
 /** Three kv nodes (ids 1..3) on one bus, each of which a test may stop and start again. */
 export class KvCluster {
@@ -168,7 +165,7 @@ export class KvCluster {
       await disk.release();
       const image = join(this.o.dir, `node-${id}.power-loss-${++this.powerLosses}`);
       await mkdir(image);
-      await disk.image(image, survival(id), noLock);
+      await disk.image(image, survival(id), skipDirectoryLock);
       await rm(this.dirOf(id), { recursive: true, force: true });
       this.dirs.set(id, image);
     }

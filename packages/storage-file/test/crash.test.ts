@@ -29,7 +29,7 @@ import { sleep, storageView as view } from '@raftbus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FileStorage } from '../src/index.js';
 import { hs, recordingLogger, reopened } from './helpers.js';
-import { CrashError, CrashFs, removeScratchDirs, scratchDir, type CrashFsOptions, type Survival } from '@raftbus/testkit/crash-fs';
+import { CrashError, CrashFs, removeScratchDirs, scratchDir, skipDirectoryLock, type CrashFsOptions, type Survival } from '@raftbus/testkit/crash-fs';
 
 const saved = getLogger();
 beforeAll(() => setLogger(discardLogger));
@@ -268,7 +268,7 @@ async function crashEverywhere(options: Omit<CrashFsOptions, 'crashAt'> = {}) {
     }
     for (const survival of survivals(k)) {
       const image = await scratchDir();
-      await cfs.image(image, survival, noLock);
+      await cfs.image(image, survival, skipDirectoryLock);
       await mkdir(join(image, 'data'), { recursive: true }); // a crash in the very first mkdir
       const label = `crash at boundary ${k} (${o.crash.message}), ${survival.kind === 'torn' ? `torn seed ${survival.seed}` : 'durable only'}`;
       const r = await checkImage(image, o, label);
@@ -286,9 +286,6 @@ async function crashEverywhere(options: Omit<CrashFsOptions, 'crashAt'> = {}) {
 function survivals(k: number): Survival[] {
   return [{ kind: 'durable' }, ...Array.from({ length: TORN_SEEDS }, (_, i) => ({ kind: 'torn' as const, seed: k * 1009 + i }))];
 }
-
-/** The lock names the crashed process (this one, still running): a reboot would make it stale. */
-const noLock = (rel: string) => /(^|\/)LOCK(\.|$)/.test(rel);
 
 describe('a crash at every file-system boundary', () => {
   it('the workload reaches every state it is meant to (no crash)', async () => {
@@ -391,7 +388,7 @@ describe('a crash during recovery', () => {
       await first.release();
       if (o.crash === undefined) break;
       const image = await scratchDir();
-      await first.image(image, { kind: 'torn', seed: k }, noLock);
+      await first.image(image, { kind: 'torn', seed: k }, skipDirectoryLock);
       await mkdir(join(image, 'data'), { recursive: true });
       const want = await recovered(await copyOf(image));
       if (!want.tornTail && !LONG) continue;
@@ -415,7 +412,7 @@ describe('a crash during recovery', () => {
         const both: Survival[] = [{ kind: 'durable' }, { kind: 'torn', seed: j }];
         for (const survival of LONG ? both : [both[j % 2]!]) {
           const again = await scratchDir();
-          await second.image(again, survival, noLock);
+          await second.image(again, survival, skipDirectoryLock);
           const label = `crash at ${k} (torn seed ${k}), then at ${j} of its recovery (${second.crash.message}), ${survival.kind}`;
           let got;
           try {

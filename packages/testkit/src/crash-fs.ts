@@ -140,6 +140,16 @@ function emptyDir(): DirNode {
   return { kind: 'dir', durable: new Map(), current: new Map(), pending: [] };
 }
 
+/**
+ * For CrashFs.image's `skip`: leaves out a file store's directory lock
+ * (`LOCK`, and its `LOCK.<tag>.tmp` / `.stale` leftovers). After a power
+ * loss the machine reboots, so the dead process's lock is stale; kept in an
+ * image made while this process still runs, it would name a live holder.
+ */
+export function skipDirectoryLock(rel: string): boolean {
+  return /(^|\/)LOCK(\.|$)/.test(rel);
+}
+
 export class CrashFs {
   /** Boundaries passed so far (the crash boundary included). */
   boundaries = 0;
