@@ -1,6 +1,8 @@
 // The direct raftpb encoder: writes Message, Entry, Snapshot, ConfState and
 // HardState straight from our types with protobufjs's Writer primitives, as
-// protobufjs's static code generation does, with no plain object in between.
+// protobufjs's static code generation does, with no plain object in between;
+// messages without a snapshot or responses (nearly all) it sizes and writes
+// into their own array without the writer (encodeFlatMessage).
 // Its bytes are the reflection encoder's bytes (reflection-codec.ts, the
 // reference; test/codec-differential.test.ts holds them together): every
 // scalar written, zero or not, in field-number order; bytes fields only when
@@ -12,7 +14,7 @@
 import { allocBytes } from './byte-slab.js';
 import protobuf from 'protobufjs';
 import type { Writer } from 'protobufjs';
-import { entrySize } from '../util/sizes.js';
+import { entrySize, varintSize } from '../util/sizes.js';
 import { describeError, encodeError } from './codec-errors.js';
 import {
   EntryType,
@@ -209,13 +211,13 @@ function writeHardState(w: Writer, hs: HardState): void {
  * One writer reused by every encoding (encoding is synchronous and never
  * re-entered), so its buffer grows once instead of per message; the bytes
  * are then copied out into an exactly sized array of their own (or, for
- * encodeMessageWithHeadroom, into slab space: see byte-slab.ts). A writer
- * that held a message larger than this (rare: MsgApps stay within
- * maxSizePerMsg, at most 1 MiB by default) is dropped after use. The test
- * is the message's size, not the buffer's: the buffer grows by doubling
- * from the first size it needed, so it may pass the threshold while holding
- * only half of it, and replacing it then would make every large append
- * grow a new one from scratch.
+ * encodeMessageWithHeadroom, into slab space: see byte-slab.ts). Appends
+ * never come here (encodeFlatMessage writes them); a writer that held
+ * something larger than this (a snapshot, a message carrying one) is
+ * dropped after use. The test is the value's size, not the buffer's: the
+ * buffer grows by doubling from the first size it needed, so it may pass
+ * the threshold while holding only half of it, and replacing it then would
+ * make every large value grow a new one from scratch.
  */
 const KEEP_WRITER_BYTES = 1 << 20;
 let scratch: Writer = new protobuf.Writer();
@@ -240,6 +242,7 @@ function failed(typeName: string, e: unknown): Error {
 
 function encodeMessageAfter(m: Message, headroom: number, pooled: boolean): Uint8Array {
   checkMessage(m);
+  if (m.snapshot === undefined && m.responses.length === 0) return encodeFlatMessage(m, headroom, pooled);
   const w = startWriting();
   try {
     writeMessage(w, m, 0);
@@ -303,6 +306,11 @@ export function encodeEntryInto(e: Entry, out: Uint8Array, at: number): number {
   if (!Number.isSafeInteger(at) || at < 0 || end > out.length) {
     throw new RangeError(`encodeEntryInto: ${entrySize(e)} bytes at ${String(at)} do not fit in ${out.length}`);
   }
+  return putEntry(e, out, at);
+}
+
+/** writeEntry's bytes at `at`, in room the caller has made; returns the offset after them. */
+function putEntry(e: Entry, out: Uint8Array, at: number): number {
   out[at++] = 8;
   at = putVarint(out, at, e.type);
   out[at++] = 16;
@@ -317,6 +325,74 @@ export function encodeEntryInto(e: Entry, out: Uint8Array, at: number): number {
     at += data.length;
   }
   return at;
+}
+
+// ---------------------------------------------------------------------------
+// Messages without a snapshot or responses (appends, their answers,
+// heartbeats, votes: all but MsgSnap and the local storage messages) are
+// sized first, then written straight into their own array. Through the
+// writer, an append's entry data was copied twice (into the writer's buffer,
+// then out of it), and a full append at the default maxSizePerMsg (1 MiB of
+// entries plus their tags and lengths) passed KEEP_WRITER_BYTES, so each
+// one grew a new buffer by doubling from 128 bytes. The bytes are
+// writeMessage's, field for field.
+
+/** The encoded size of `m`, which has no snapshot and no responses. */
+function flatMessageSize(m: Message): number {
+  // Ten one-byte tags for the scalars, one byte for the bool's value.
+  let n = 11 + varintSize(m.type) + varintSize(m.to) + varintSize(m.from) + varintSize(m.term) + varintSize(m.logTerm);
+  n += varintSize(m.index) + varintSize(m.commit) + varintSize(m.rejectHint) + varintSize(m.vote);
+  const entries = m.entries;
+  for (let i = 0; i < entries.length; i++) {
+    const s = entrySize(entries[i]!);
+    n += 1 + varintSize(s) + s;
+  }
+  const ctx = m.context.length;
+  if (ctx > 0) n += 1 + varintSize(ctx) + ctx;
+  return n;
+}
+
+function encodeFlatMessage(m: Message, headroom: number, pooled: boolean): Uint8Array {
+  const size = headroom + flatMessageSize(m);
+  const out = pooled ? allocBytes(size) : new Uint8Array(size);
+  let at = headroom;
+  out[at++] = 8;
+  at = putVarint(out, at, m.type);
+  out[at++] = 16;
+  at = putVarint(out, at, m.to);
+  out[at++] = 24;
+  at = putVarint(out, at, m.from);
+  out[at++] = 32;
+  at = putVarint(out, at, m.term);
+  out[at++] = 40;
+  at = putVarint(out, at, m.logTerm);
+  out[at++] = 48;
+  at = putVarint(out, at, m.index);
+  const entries = m.entries;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    out[at++] = 58;
+    at = putVarint(out, at, entrySize(e));
+    at = putEntry(e, out, at);
+  }
+  out[at++] = 64;
+  at = putVarint(out, at, m.commit);
+  out[at++] = 80;
+  out[at++] = m.reject === true ? 1 : 0;
+  out[at++] = 88;
+  at = putVarint(out, at, m.rejectHint);
+  const ctx = m.context;
+  if (ctx.length > 0) {
+    out[at++] = 98;
+    at = putVarint(out, at, ctx.length);
+    out.set(ctx, at);
+    at += ctx.length;
+  }
+  out[at++] = 104;
+  at = putVarint(out, at, m.vote);
+  // A size that missed a byte would leave zeros or drop the tail: never send those.
+  if (at !== size) throw encodeError('Message', `wrote ${String(at - headroom)} bytes, sized ${String(size - headroom)}`);
+  return out;
 }
 
 export function encodeSnapshot(s: Snapshot): Uint8Array {
