@@ -309,22 +309,25 @@ export function encodeEntryInto(e: Entry, out: Uint8Array, at: number): number {
   return putEntry(e, out, at);
 }
 
+/** Tag `tag` (one byte: fields 1-15) and varint `v` at `at`; returns the offset after them. */
+function putField(out: Uint8Array, at: number, tag: number, v: number): number {
+  out[at++] = tag;
+  return putVarint(out, at, v);
+}
+
+/** Tag `tag`, then `b` with its length in front. */
+function putBytesField(out: Uint8Array, at: number, tag: number, b: Uint8Array): number {
+  at = putField(out, at, tag, b.length);
+  out.set(b, at);
+  return at + b.length;
+}
+
 /** writeEntry's bytes at `at`, in room the caller has made; returns the offset after them. */
 function putEntry(e: Entry, out: Uint8Array, at: number): number {
-  out[at++] = 8;
-  at = putVarint(out, at, e.type);
-  out[at++] = 16;
-  at = putVarint(out, at, e.term);
-  out[at++] = 24;
-  at = putVarint(out, at, e.index);
-  const data = e.data;
-  if (data.length > 0) {
-    out[at++] = 34;
-    at = putVarint(out, at, data.length);
-    out.set(data, at);
-    at += data.length;
-  }
-  return at;
+  at = putField(out, at, 8, e.type);
+  at = putField(out, at, 16, e.term);
+  at = putField(out, at, 24, e.index);
+  return e.data.length > 0 ? putBytesField(out, at, 34, e.data) : at;
 }
 
 // ---------------------------------------------------------------------------
@@ -356,40 +359,23 @@ function encodeFlatMessage(m: Message, headroom: number, pooled: boolean): Uint8
   const size = headroom + flatMessageSize(m);
   const out = pooled ? allocBytes(size) : new Uint8Array(size);
   let at = headroom;
-  out[at++] = 8;
-  at = putVarint(out, at, m.type);
-  out[at++] = 16;
-  at = putVarint(out, at, m.to);
-  out[at++] = 24;
-  at = putVarint(out, at, m.from);
-  out[at++] = 32;
-  at = putVarint(out, at, m.term);
-  out[at++] = 40;
-  at = putVarint(out, at, m.logTerm);
-  out[at++] = 48;
-  at = putVarint(out, at, m.index);
+  at = putField(out, at, 8, m.type);
+  at = putField(out, at, 16, m.to);
+  at = putField(out, at, 24, m.from);
+  at = putField(out, at, 32, m.term);
+  at = putField(out, at, 40, m.logTerm);
+  at = putField(out, at, 48, m.index);
   const entries = m.entries;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
-    out[at++] = 58;
-    at = putVarint(out, at, entrySize(e));
+    at = putField(out, at, 58, entrySize(e));
     at = putEntry(e, out, at);
   }
-  out[at++] = 64;
-  at = putVarint(out, at, m.commit);
-  out[at++] = 80;
-  out[at++] = m.reject === true ? 1 : 0;
-  out[at++] = 88;
-  at = putVarint(out, at, m.rejectHint);
-  const ctx = m.context;
-  if (ctx.length > 0) {
-    out[at++] = 98;
-    at = putVarint(out, at, ctx.length);
-    out.set(ctx, at);
-    at += ctx.length;
-  }
-  out[at++] = 104;
-  at = putVarint(out, at, m.vote);
+  at = putField(out, at, 64, m.commit);
+  at = putField(out, at, 80, m.reject === true ? 1 : 0);
+  at = putField(out, at, 88, m.rejectHint);
+  if (m.context.length > 0) at = putBytesField(out, at, 98, m.context);
+  at = putField(out, at, 104, m.vote);
   // A size that missed a byte would leave zeros or drop the tail: never send those.
   if (at !== size) throw encodeError('Message', `wrote ${String(at - headroom)} bytes, sized ${String(size - headroom)}`);
   return out;
