@@ -1,7 +1,8 @@
 // The slicing-by-16 CRC-32C loop of crc32c.ts as a WebAssembly function:
-// V8 runs it about 1.8 times as fast as the JavaScript loop on a 1 KiB
-// entry (it reads words and tables with plain loads, with no bounds checks
-// or tagged numbers in between). The module is small enough to write out
+// V8 runs it about 1.6 times as fast as the JavaScript loop on a 1 KiB
+// entry copied in, and twice as fast on records already staged (it reads
+// words and tables with plain loads, with no bounds checks or tagged numbers
+// in between). The module is small enough to write out
 // here, instruction by instruction, rather than ship as an opaque binary.
 //
 // Memory: one 64 KiB page. The sixteen 256-entry tables fill the first
@@ -74,12 +75,16 @@ const i32 = (value: number): number[] => [I32_CONST, ...sleb(value)];
 /** i32.load with 4-byte alignment and a constant offset. */
 const load = (offset: number): number[] => [I32_LOAD, 2, ...uleb(offset)];
 
-/** Pushes table[t][(word >>> shift) & 0xff]. */
+/**
+ * Pushes table[t][(word >>> shift) & 0xff]. The byte's address in the table
+ * is 4 × the byte: (word >>> (shift - 2)) & 0x3fc, two operations where the
+ * byte and then its address would take three.
+ */
 function lookup(word: number, shift: number, t: number): number[] {
   const out = get(word);
-  if (shift > 0) out.push(...i32(shift), I32_SHR_U);
-  if (shift < 24) out.push(...i32(0xff), I32_AND);
-  out.push(...i32(2), I32_SHL, ...load(t * 1024));
+  if (shift === 0) out.push(...i32(2), I32_SHL);
+  else out.push(...i32(shift - 2), I32_SHR_U);
+  out.push(...i32(0x3fc), I32_AND, ...load(t * 1024));
   return out;
 }
 
@@ -88,12 +93,19 @@ function crcBody(): number[] {
   const step: number[] = [];
   // Word w's bytes are the stream's bytes 4w..4w+3: byte j of the
   // sixteen is followed by 15 - j more, so it takes table 15 - j.
-  for (let w = 0; w < 4; w++) {
+  const lookups = (w: number, b: number): number[] => lookup(W[w], 8 * b, 15 - (4 * w + b));
+  // Words 1-3 do not depend on the CRC so far: xored first, they are
+  // computed ahead while the previous step finishes. Word 0 (the CRC xored
+  // in) comes last, its four lookups xored in pairs, so the chain from one
+  // step's CRC to the next is one table load and three xors, not a load
+  // and fifteen xors.
+  for (let w = 1; w < 4; w++) {
     for (let b = 0; b < 4; b++) {
-      step.push(...lookup(W[w], 8 * b, 15 - (4 * w + b)));
-      if (w + b > 0) step.push(I32_XOR);
+      step.push(...lookups(w, b));
+      if (w + b > 1) step.push(I32_XOR);
     }
   }
+  step.push(...lookups(0, 0), ...lookups(0, 1), I32_XOR, ...lookups(0, 2), ...lookups(0, 3), I32_XOR, I32_XOR, I32_XOR);
   return [
     ...get(C), ...i32(-1), I32_XOR, ...set(C),
     // Sixteen bytes at a time up to the last whole step.
