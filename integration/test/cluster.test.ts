@@ -2,13 +2,14 @@
 // partitions, restarts from storage, snapshots, membership, linearizable
 // reads) over every transport and every storage: real raft clusters of
 // RaftNodes on the memory bus, Redis, NATS and Kafka, each with
-// InMemoryStorage and with FileStorage in a temp dir.
+// InMemoryStorage and with FileStorage in a temp dir, and on Redis also with
+// RedisStorage in the same Redis.
 //
 // Faults: the memory bus has its own (partition/heal); on the real buses
 // the suite cuts the network itself, by filtering what each node's
 // transport sends and delivers.
 //
-// Every combination runs (8 suites of 8 tests, about a minute in all with
+// Every combination runs (9 suites of 8 tests, about a minute in all with
 // the servers running). Kafka is the slow one: every node start creates a
 // topic and joins a consumer group, so a Kafka suite takes about twice as
 // long as a Redis one; should that grow, drop Kafka + InMemoryStorage first
@@ -19,8 +20,10 @@ import { join } from 'node:path';
 import { discardLogger, type DurableStorage } from '@raftbus/core';
 import { FileStorage } from '@raftbus/storage-file';
 import { InMemoryStorage } from '@raftbus/storage-memory';
-import { clusterConformance, type ClusterConformanceOptions, type ClusterHarness } from '@raftbus/testkit';
+import { RedisStorage } from '@raftbus/storage-redis';
+import { clusterConformance, deleteClusterKeys, type ClusterConformanceOptions, type ClusterHarness } from '@raftbus/testkit';
 import { MemoryBus, MemoryTransport } from '@raftbus/transport-memory';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { busTransport, Footprint } from './buses.js';
 import { findService, SERVICE_TIMEOUT_MS, type Bus, type Service } from './services.js';
@@ -104,6 +107,32 @@ for (const bus of ['redis', 'nats', 'kafka'] as const) {
           };
         },
         OPTIONS[bus],
+      );
+    }
+
+    if (bus === 'redis') {
+      // The log in the Redis that carries the messages: a new RedisStorage on
+      // the node's keys at each start, so a restart reads back what it saved.
+      // The suite restarts nodes, never Redis, so the server need not be
+      // durable (CI's is not); a crash of Redis under the logs is
+      // linearizability-redis-storage.test.ts's.
+      clusterConformance(
+        'RedisTransport + RedisStorage',
+        async (): Promise<ClusterHarness> => {
+          if (service === undefined) throw new Error('no redis server (its beforeAll failed)');
+          const on = service;
+          const clusters = new Set<string>();
+          return {
+            node: (id, clusterId) => {
+              clusters.add(clusterId);
+              const storage = new RedisStorage({ url: on.url, clusterId, nodeId: id, logger: discardLogger, acceptWeakDurability: true });
+              return { transport: busTransport(on), storage };
+            },
+            // Inbox streams and storage keys alike are under raftbus:{<cluster>}:.
+            cleanup: () => deleteClusterKeys(() => new Redis(on.url), clusters),
+          };
+        },
+        OPTIONS.redis,
       );
     }
   });
