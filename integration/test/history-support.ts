@@ -1,13 +1,15 @@
 // What the linearizability runs share: a 3-node kv cluster whose nodes can be
-// killed and brought back (same data dir, same HTTP port), clients that drive
-// it through the HTTP API and record every operation, and the history file
-// each run leaves in integration/.histories for a person to read.
+// killed and brought back (same data dir or Redis keys, same HTTP port),
+// clients that drive it through the HTTP API and record every operation, and
+// the history file each run leaves in integration/.histories for a person to
+// read.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger, Transport } from '@raftbus/core';
+import type { DurableStorage, Logger, Transport } from '@raftbus/core';
 import { createTransport, startKvNode, type KvNode, type KvNodeOptions } from '@raftbus/example-kv';
 import { FileStorage } from '@raftbus/storage-file';
+import { RedisStorage } from '@raftbus/storage-redis';
 import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
 import { CrashFs, skipDirectoryLock, type Survival } from '@raftbus/testkit/crash-fs';
 import {
@@ -33,6 +35,13 @@ export type KvRecorder = HistoryRecorder<KvInput, KvOutput>;
 /** The bus under a cluster: the in-process one (which can partition), or a real server. */
 export type ClusterBus = { kind: 'memory'; bus: MemoryBus } | { kind: Bus; service: Service };
 
+/**
+ * Where the nodes keep their logs: a FileStorage in each node's data dir, or
+ * a RedisStorage in the Redis at `url` (which must be durable: appendonly
+ * yes + appendfsync always), under the cluster's and the node's keys.
+ */
+export type ClusterStorage = { kind: 'file' } | { kind: 'redis'; url: string };
+
 export interface KvClusterOptions {
   bus: ClusterBus;
   clusterId: string;
@@ -46,6 +55,8 @@ export interface KvClusterOptions {
   logger: Logger;
   /** The nodes' snapshot policy; the kv node's default when absent. */
   snapshot?: KvNodeOptions['snapshot'];
+  /** Default file. */
+  storage?: ClusterStorage;
   /**
    * Each node's FileStorage on a file system that can lose power
    * (testkit's CrashFs), so that powerLoss() can strike: its fsyncs are
@@ -78,6 +89,12 @@ export class KvCluster {
 
   constructor(private readonly o: KvClusterOptions) {
     this.ids = o.ports.map((_, i) => i + 1);
+    if (o.powerLoss && o.storage?.kind === 'redis') throw new Error('powerLoss strikes file storage: a node keeping its log in Redis has no disk of its own to lose');
+  }
+
+  /** Whether powerLoss() and slowDisk() can strike: the nodes' FileStorage runs on disks that can lose power. */
+  get canLosePower(): boolean {
+    return this.o.powerLoss !== undefined && this.o.powerLoss !== false;
   }
 
   /** Base URL of each node's HTTP API, whether it runs or not. */
@@ -104,11 +121,7 @@ export class KvCluster {
       clusterId: this.o.clusterId,
       peers: this.ids,
       transport,
-      storage: new FileStorage({
-        dir,
-        logger: this.o.logger,
-        ...(disk !== undefined && { fs: disk.fs, segmentBytes: POWER_LOSS_SEGMENT_BYTES }),
-      }),
+      storage: this.storage(id, dir, disk),
       http: { host: '127.0.0.1', port: this.o.ports[id - 1]! },
       peerUrls: new Map(this.ids.map((i) => [i, this.urls[i - 1]!])),
       tickMs: this.o.tickMs,
@@ -215,6 +228,19 @@ export class KvCluster {
       `a leader that nodes ${among.join(', ')} follow`,
     );
     return leader!;
+  }
+
+  private storage(id: number, dir: string, disk: CrashFs | undefined): DurableStorage {
+    const storage = this.o.storage ?? { kind: 'file' };
+    if (storage.kind === 'redis') {
+      // The same keys on every start: a restarted node reads back what Redis acknowledged.
+      return new RedisStorage({ url: storage.url, clusterId: this.o.clusterId, nodeId: id, logger: this.o.logger });
+    }
+    return new FileStorage({
+      dir,
+      logger: this.o.logger,
+      ...(disk !== undefined && { fs: disk.fs, segmentBytes: POWER_LOSS_SEGMENT_BYTES }),
+    });
   }
 
   private transport(): Transport {
@@ -391,6 +417,8 @@ export interface RunOptions {
   waitMs: number;
   /** The nodes' snapshot policy; the kv node's default when absent. */
   snapshot?: KvNodeOptions['snapshot'];
+  /** Where the nodes keep their logs; default file storage in their data dirs. */
+  storage?: ClusterStorage;
   /** Nodes on disks that can lose power (KvClusterOptions.powerLoss). */
   powerLoss?: KvClusterOptions['powerLoss'];
   asyncStorageWrites?: boolean;
@@ -431,6 +459,7 @@ export async function runWithFaults(o: RunOptions): Promise<RunOutcome> {
     proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
     logger: o.logger,
     ...(o.snapshot !== undefined && { snapshot: o.snapshot }),
+    ...(o.storage !== undefined && { storage: o.storage }),
     ...(o.powerLoss !== undefined && { powerLoss: o.powerLoss }),
     ...(o.asyncStorageWrites !== undefined && { asyncStorageWrites: o.asyncStorageWrites }),
   });

@@ -4,7 +4,8 @@
 // or every node at once, losing power and coming back on what its disk
 // kept; a disk slowing down, and perhaps dying with its fsyncs queued; on
 // the in-process bus, a node cut off, a partition that keeps changing, a
-// lossy, reordering network; on a real bus, its broker restarted), their
+// lossy, reordering network; on a real bus, its broker restarted; the Redis
+// that holds the nodes' logs, when they keep them there, restarted), their
 // order, their targets and how long each lasts. The scenario tests strike once with one fault; this mixes them back
 // to back, so that a restart lands in a partition's aftermath or during a
 // snapshot catch-up, as in production.
@@ -26,24 +27,41 @@ export const FAULTS = [
   'blackout',
   'slow-disk',
   'broker-restart',
+  'storage-restart',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
 
 /** Faults made by the in-process bus (a real one cannot be partitioned from here). */
 const MEMORY_BUS_FAULTS: readonly Fault[] = ['isolate', 'flap', 'lossy'];
+/** Faults that need the nodes' FileStorage on disks that can lose power (KvCluster.canLosePower). */
+const DISK_FAULTS: readonly Fault[] = ['power-loss', 'blackout', 'slow-disk'];
 
-/** A real bus's server, which the nemesis can take down and bring back on the same port. */
+/** A server (a real bus's, or the Redis of the nodes' storage) which the nemesis can take down and bring back on the same port. */
 export interface Broker {
   kill(): Promise<void>;
   restart(): Promise<void>;
 }
 
-/** What the faults act on besides the cluster: the in-process bus, or a real bus's server. */
-export type Network = { bus: MemoryBus } | { broker: Broker };
+/**
+ * What the faults act on besides the cluster: the in-process bus, or a real
+ * bus's server; and `storage`, the Redis the nodes keep their logs in, when
+ * they do and it is not the bus's server.
+ */
+export type Network = ({ bus: MemoryBus } | { broker: Broker }) & { storage?: Broker };
 
-/** The faults `network` allows: the memory bus's partitions and losses, or a broker's restart. */
-function faultsOn(network: Network): Fault[] {
-  return FAULTS.filter((f) => ('bus' in network ? f !== 'broker-restart' : !MEMORY_BUS_FAULTS.includes(f)));
+/**
+ * The faults `network` and `cluster` allow: the memory bus's partitions and
+ * losses, or a broker's restart; power losses and slow disks where the
+ * nodes' disks can lose power; a restart of the storage's Redis.
+ */
+function faultsOn(network: Network, cluster: KvCluster): Fault[] {
+  return FAULTS.filter((f) => {
+    if (MEMORY_BUS_FAULTS.includes(f)) return 'bus' in network;
+    if (f === 'broker-restart') return 'broker' in network;
+    if (DISK_FAULTS.includes(f)) return cluster.canLosePower;
+    if (f === 'storage-restart') return network.storage !== undefined;
+    return true;
+  });
 }
 
 export interface NemesisOptions {
@@ -57,9 +75,10 @@ export interface NemesisOptions {
 }
 
 /**
- * The faults of one run, for runWithFaults (on a cluster whose disks can
- * lose power: KvClusterOptions.powerLoss): each noted in the recorder as it
- * strikes and ends. Returns with every node running and the network whole.
+ * The faults of one run, for runWithFaults: each noted in the recorder as it
+ * strikes and ends. Power losses and slow disks strike only a cluster whose
+ * disks can lose power (KvClusterOptions.powerLoss). Returns with every node
+ * running and the network whole.
  */
 export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: KvRecorder, network: Network) => Promise<void> {
   // Its own stream, apart from the clients' and the bus's: the plan depends on the seed alone.
@@ -68,12 +87,13 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 
   return async (cluster, recorder, network) => {
-    const allowed = faultsOn(network);
+    const allowed = faultsOn(network, cluster);
     const faults = o.faults ?? allowed;
     const refused = faults.filter((f) => !allowed.includes(f));
-    if (refused.length > 0) throw new Error(`the nemesis cannot strike ${refused.join(', ')} on this bus (it can: ${allowed.join(', ')})`);
+    if (refused.length > 0) throw new Error(`the nemesis cannot strike ${refused.join(', ')} on this cluster (it can: ${allowed.join(', ')})`);
     const bus = 'bus' in network ? network.bus : undefined;
     const broker = 'broker' in network ? network.broker : undefined;
+    const storage = network.storage;
     const ids = cluster.ids;
     /** The leader half the time, else any node: faults on the leader are the ones that matter most. */
     const target = async (): Promise<number> => (rng.int(2) === 0 ? cluster.leader(o.waitMs) : pick(ids));
@@ -221,6 +241,17 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
           await sleep(downMs);
           await broker!.restart();
           say('the broker is back');
+          break;
+        }
+        case 'storage-restart': {
+          // Killed (SIGKILL) and started again on its append-only file:
+          // meanwhile the nodes' saves wait, and what Redis acknowledged is there after.
+          const downMs = between(0, 1_000);
+          say(`the storage's Redis goes down for ${downMs} ms`);
+          await storage!.kill();
+          await sleep(downMs);
+          await storage!.restart();
+          say("the storage's Redis is back");
           break;
         }
         case 'rejoin': {
