@@ -286,6 +286,8 @@ export class RaftNode<Result = unknown> {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private failure: Error | undefined;
+  /** Storage work that stop() cut short (the storage stopped retrying): ends the work in progress, as a failure does, without being one. */
+  private cutShort: Error | undefined;
 
   // Request identity: see envelope.ts.
   private readonly incarnation = randomBytes(4).readUInt32BE(0);
@@ -434,7 +436,11 @@ export class RaftNode<Result = unknown> {
    * Stops ticking and taking requests, lets the Ready in progress finish
    * (so everything acknowledged is durable), leaves the transport, closes
    * the storage and rejects whatever is still pending with ErrStopped.
-   * Idempotent: every call returns the same promise.
+   * A write the storage is retrying while its medium is unreachable
+   * (RedisStorage while Redis is down) is not waited for: the storage is
+   * told to stop retrying (stopRetrying), the write fails, and the node
+   * stops without it; it was never acknowledged. Idempotent: every call
+   * returns the same promise.
    */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
@@ -450,6 +456,8 @@ export class RaftNode<Result = unknown> {
     if (this.state === 'stopped') return; // start failed and cleaned up
     this.state = 'stopping';
     clearInterval(this.timer);
+    // Without this, stop() would last as long as an outage of the storage's medium.
+    this.opts.storage.stopRetrying?.();
     await this.loop;
     // The work already handed to the workers finishes (what was acknowledged
     // is durable); their responses are no longer stepped.
@@ -485,11 +493,23 @@ export class RaftNode<Result = unknown> {
 
   /** A fatal error: report it and stop. Nothing raft was told can be trusted to continue. */
   private fail(e: unknown): void {
-    if (this.failure !== undefined) return;
+    if (this.halted) return;
+    if (this.state === 'stopping') {
+      // Most likely a write given up at stopRetrying(): the work in progress
+      // ends here, as stop() asked; nothing acknowledged depends on it.
+      this.cutShort = asError(e);
+      this.opts.logger.warning(`raftbus: node ${this.id}: stopped before its storage work finished: ${this.cutShort.message}`);
+      return;
+    }
     this.failure = asError(e);
     this.opts.logger.error(`raftbus: node ${this.id} stops after a fatal error: ${this.failure.stack ?? this.failure.message}`);
     this.emitter.emit('error', this.failure);
     void this.stop();
+  }
+
+  /** Whether the workers must take no more work: a fatal error, or work that stop() cut short. */
+  private get halted(): boolean {
+    return this.failure !== undefined || this.cutShort !== undefined;
   }
 
   // ---------------------------------------------------------------- requests
@@ -950,7 +970,7 @@ export class RaftNode<Result = unknown> {
   private onApplyThread(work: () => Promise<void>): Promise<void> {
     this.applyPending++;
     this.applyChain = this.applyChain
-      .then(() => (this.failure === undefined ? work() : undefined))
+      .then(() => (this.halted ? undefined : work()))
       .catch((e: unknown) => this.fail(e))
       .then(() => {
         this.applyPending--;
@@ -961,7 +981,7 @@ export class RaftNode<Result = unknown> {
   /** Saves the queued MsgStorageAppends, as many at a time as have queued, until none is left. */
   private async appendWorker(raw: RawNode): Promise<void> {
     try {
-      while (this.appendQueue.length > 0 && this.failure === undefined) await this.appendWork(raw, this.takeAppendBatch());
+      while (this.appendQueue.length > 0 && !this.halted) await this.appendWork(raw, this.takeAppendBatch());
     } catch (e) {
       this.fail(e);
     } finally {
@@ -1005,7 +1025,7 @@ export class RaftNode<Result = unknown> {
         await this.installSnapshot(snap);
         this.afterApply();
       });
-      if (this.failure !== undefined) return;
+      if (this.halted) return;
     }
     if (this.snapshotDeferred && this.durableCommit >= this.applied) {
       this.snapshotDeferred = false;

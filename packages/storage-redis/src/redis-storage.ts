@@ -119,6 +119,10 @@ export class RedisStorage extends MemoryBackedStorage {
   private newestSnapIndex = 0;
   /** Snapshots being streamed into Redis by createSnapshot; close() waits for them. */
   private streams = new Set<Promise<void>>();
+  /** Set by stopRetrying(): a write Redis does not answer fails instead of waiting for it. */
+  private retriesStopped = false;
+  /** Each retry waiting out its back-off: stopRetrying() and close() end the wait at once. */
+  private readonly backOffs = new Set<() => void>();
 
   constructor(options: RedisStorageOptions) {
     super();
@@ -330,7 +334,10 @@ export class RedisStorage extends MemoryBackedStorage {
     });
   }
 
-  /** Runs an idempotent `attempt` until it succeeds, retrying while Redis is unreachable and the store is open. */
+  /**
+   * Runs an idempotent `attempt` until it succeeds, retrying while Redis is
+   * unreachable, the store is open and stopRetrying() has not been called.
+   */
   private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
     let retryMs = 0;
     for (;;) {
@@ -339,14 +346,43 @@ export class RedisStorage extends MemoryBackedStorage {
         if (retryMs > 0) this.logger.info(`storage-redis: ${this.keys.log}: write went through after retrying`);
         return result;
       } catch (error) {
-        if (!isTransient(error) || this.state !== 'open') throw error;
+        if (!isTransient(error) || !this.mayRetry()) throw error;
         if (retryMs === 0) {
           this.logger.warning(`storage-redis: ${this.keys.log}: write failed (${errorMessage(error)}); retrying until Redis is back`);
         }
+        retryMs = Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, retryMs * 2));
+        await this.backOff(retryMs);
+        // Not another attempt: with a client of the caller's that queues commands while offline, it would wait for Redis.
+        if (!this.mayRetry()) throw error;
       }
-      retryMs = Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, retryMs * 2));
-      await new Promise((resolve) => setTimeout(resolve, retryMs));
     }
+  }
+
+  private mayRetry(): boolean {
+    return this.state === 'open' && !this.retriesStopped;
+  }
+
+  /** Waits `ms`, or less if stopRetrying() or close() ends the wait. */
+  private backOff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.backOffs.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.backOffs.add(done);
+    });
+  }
+
+  /**
+   * From now on a write that Redis does not answer fails (the store then
+   * refuses further writes) instead of being retried until Redis is back,
+   * the one being retried now included. RaftNode calls it when it stops.
+   */
+  stopRetrying(): void {
+    this.retriesStopped = true;
+    for (const done of [...this.backOffs]) done();
   }
 
   // ---- open / close ----
@@ -354,10 +390,12 @@ export class RedisStorage extends MemoryBackedStorage {
   // open() connects, checks that Redis makes writes durable (ErrNotDurable if
   // not, unless acceptWeakDurability), and reads the node's state into memory
   // (ErrCorruptStorage if it is not a valid log); a new RedisStorage reopens
-  // the keys. close() waits for queued writes (while Redis answers), then
-  // releases the connection it made.
+  // the keys. close() waits for queued writes (while Redis answers: one
+  // being retried gives up), then releases the connection it made.
 
   protected override async finishWrites(): Promise<void> {
+    // The store is closing: a write being retried gives up now rather than after its back-off.
+    for (const done of [...this.backOffs]) done();
     while (this.streams.size > 0) await Promise.all([...this.streams]);
     while (this.draining !== undefined) await this.draining;
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisServerBinary, startPrivateRedis, type PrivateServer } from '@raftbus/testkit';
-import { ErrCorruptStorage, ErrNotDurable, RedisStorage, storageKeys, type RedisStorageOptions } from '../src/index.js';
+import { ErrCorruptStorage, ErrNotDurable, ErrStorageFailed, RedisStorage, storageKeys, type RedisStorageOptions } from '../src/index.js';
 
 const canSpawn = (redisServerBinary() !== undefined);
 const note = canSpawn ? '' : ' (skipped: needs a redis-server binary the test can start and kill; install redis-server)';
@@ -187,6 +187,35 @@ describe.skipIf(!canSpawn)(`RedisStorage${note}`, () => {
     const reopened = storage(options);
     await reopened.open();
     expect(reopened.entries(1, 3, Infinity)).toEqual([entry(1, 1), entry(2, 1)]);
+  });
+
+  it('stopRetrying() ends a save waiting for Redis: it rejects at once, later saves too, and close() does not wait for Redis', async () => {
+    const s = await server(DURABLE);
+    const options = { url: s.url, clusterId: 'outage-stop', nodeId: 1 };
+    const st = storage(options);
+    await st.open();
+    await st.save({ entries: [entry(1, 1)] });
+    await s.kill();
+    const waiting = st.save({ entries: [entry(2, 1)] });
+    const outcome = waiting.then(
+      () => 'saved',
+      (e: unknown) => e,
+    );
+    // Long enough to be in its back-off between retries (50 ms, then 100).
+    await new Promise((r) => setTimeout(r, 120));
+    st.stopRetrying();
+    // Redis stays down until after close(): without stopRetrying() this would wait for it.
+    const error = await outcome;
+    expect(error).toBeInstanceOf(ErrStorageFailed);
+    expect(st.lastIndex()).toBe(1); // the given-up save was never acknowledged, and is not readable
+    await expect(st.save({ entries: [entry(2, 1)] })).rejects.toBeInstanceOf(ErrStorageFailed);
+    await st.close();
+    // What Redis acknowledged before the outage is all there is.
+    await s.restart();
+    const reopened = storage(options);
+    await reopened.open();
+    expect(reopened.lastIndex()).toBe(1);
+    expect(reopened.entries(1, 2, Infinity)).toEqual([entry(1, 1)]);
   });
 
   it("uses the caller's client and never closes it", async () => {

@@ -85,6 +85,15 @@ export interface DurableStorage extends Storage {
   snapshot(): Snapshot;
   /** Discards log entries before `index` (which must be covered by a snapshot). */
   compact(index: number): Promise<void>;
+  /**
+   * Optional, for a store that retries its writes while its medium is
+   * unreachable (RedisStorage while Redis is down): from this call on, a
+   * write that would wait for the medium to come back fails instead, the
+   * one waiting now included. Writes the medium answers are unaffected. The
+   * host calls it when the node stops, so that stop() does not last as long
+   * as the outage; a write given up was never acknowledged.
+   */
+  stopRetrying?(): void;
   /** Flushes and releases the store (and its lock). Idempotent. */
   close(): Promise<void>;
 }
