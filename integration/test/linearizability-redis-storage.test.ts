@@ -9,9 +9,11 @@
 // appendfsync always, as RedisStorage requires), and the bus's. A team that
 // runs one Redis for both has the first run's fault: the one server goes
 // down under the bus and the logs at once. The storage's alone going down,
-// with the bus still carrying messages, is the second's; the nemesis mixes
-// that with node restarts, quorum losses, leadership transfers, membership
-// changes and restarts of the bus's Redis.
+// with the bus still carrying messages, is the second's. In the third every
+// node is stopped while that one Redis is down, their saves waiting for it
+// (stop() must not wait too), and all come back after it. The nemesis mixes
+// the storage's restarts with node restarts, quorum losses, leadership
+// transfers, membership changes and restarts of the bus's Redis.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +117,25 @@ describe('linearizability of the kv example with its logs in Redis', () => {
         // Every node stopped at once and started again: all the cluster then has is what Redis kept.
         recorder.note('stopping every node');
         await Promise.all(cluster.ids.map((id) => cluster.stop(id)));
+        recorder.note('starting every node again from its keys in Redis');
+        await cluster.startAll();
+        recorder.note(`node ${await cluster.leader(WAIT_MS)} leads all nodes`);
+      }),
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'stays linearizable when every node stops while Redis is down, and all come back on what Redis kept',
+    () =>
+      run('blackout', 54, '3 nodes, 6 clients; Redis (bus and storage) is killed, every node stopped while it is down, then Redis and the nodes restarted', storageRedis!, async (cluster, recorder) => {
+        recorder.note('killing Redis (bus and storage)');
+        await storageRedis!.kill();
+        await sleep(LOAD_MS / 2);
+        // Their saves are waiting for Redis: stopping must not wait for it too.
+        recorder.note('stopping every node while Redis is down');
+        await Promise.all(cluster.ids.map((id) => cluster.stop(id)));
+        recorder.note('restarting Redis on its append-only file');
+        await storageRedis!.restart();
         recorder.note('starting every node again from its keys in Redis');
         await cluster.startAll();
         recorder.note(`node ${await cluster.leader(WAIT_MS)} leads all nodes`);
