@@ -245,13 +245,21 @@ export function randomFaults(o: NemesisOptions): (cluster: KvCluster, recorder: 
         }
         case 'storage-restart': {
           // Killed (SIGKILL) and started again on its append-only file:
-          // meanwhile the nodes' saves wait, and what Redis acknowledged is there after.
+          // meanwhile the nodes' saves wait, and what Redis acknowledged is
+          // there after. A third of the time every node is stopped while it
+          // is down, a third of the time one node (their saves waiting for
+          // Redis: stop() must not wait too), and started once it is back.
           const downMs = between(0, 1_000);
-          say(`the storage's Redis goes down for ${downMs} ms`);
+          const roll = rng.int(3);
+          const stopped = roll === 0 ? [...ids] : roll === 1 ? [pick(ids)] : [];
+          say(`the storage's Redis goes down for ${downMs} ms${stopped.length === 0 ? '' : `; node${stopped.length > 1 ? 's' : ''} ${stopped.join(', ')} stopped meanwhile`}`);
           await storage!.kill();
-          await sleep(downMs);
+          await sleep(downMs / 2);
+          await Promise.all(stopped.map((id) => cluster.stop(id)));
+          await sleep(downMs / 2);
           await storage!.restart();
-          say("the storage's Redis is back");
+          for (const id of stopped) await cluster.start(id);
+          say(`the storage's Redis is back${stopped.length === 0 ? '' : `, and node${stopped.length > 1 ? 's' : ''} ${stopped.join(', ')} started again`}`);
           break;
         }
         case 'rejoin': {
