@@ -218,6 +218,19 @@ describe.skipIf(!canSpawn)(`RedisStorage${note}`, () => {
     expect(reopened.entries(1, 2, Infinity)).toEqual([entry(1, 1)]);
   });
 
+  it('after stopRetrying(), saves that Redis answers still land', async () => {
+    const s = await server(DURABLE);
+    const options = { url: s.url, clusterId: 'stop-retrying-healthy', nodeId: 1 };
+    const st = storage(options);
+    await st.open();
+    st.stopRetrying();
+    await st.save({ entries: [entry(1, 1), entry(2, 1)], hardState: newHardState({ term: 1, commit: 2 }) });
+    await st.close();
+    const reopened = storage(options);
+    await reopened.open();
+    expect(reopened.entries(1, 3, Infinity)).toEqual([entry(1, 1), entry(2, 1)]);
+  });
+
   it("uses the caller's client and never closes it", async () => {
     const s = await server(DURABLE);
     const mine = client(s.url);
