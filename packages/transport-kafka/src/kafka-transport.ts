@@ -42,6 +42,8 @@ export class KafkaTransport extends FramedTransport {
   private readonly topics: ResolvedTopicOptions;
   private readonly consumerOptions: Required<KafkaConsumerOptions>;
   private readonly logger: Logger | undefined;
+  /** Set once stop() has released the clients: kafkajs's log lines are no longer passed on. */
+  private stopped = false;
   private readonly maxBatchBytes: number;
   private session: Session | undefined;
 
@@ -75,7 +77,10 @@ export class KafkaTransport extends FramedTransport {
             sasl: options.sasl,
             retry: { ...DEFAULT_CLIENT_RETRY, ...options.retry },
             logLevel: logLevel.WARN,
-            logCreator: kafkajsLogCreator({ warning: (m) => this.log().warning(m), error: (m) => this.log().error(m) }),
+            logCreator: kafkajsLogCreator({
+              warning: (m) => this.stopped || this.log().warning(m),
+              error: (m) => this.stopped || this.log().error(m),
+            }),
           });
   }
 
@@ -135,6 +140,10 @@ export class KafkaTransport extends FramedTransport {
 
   protected async disconnect(): Promise<void> {
     if (this.session !== undefined) await this.release(this.session);
+    // What kafkajs still says after this (a connect it cannot be stopped in
+    // retrying on until its retries run out) is about connections nothing
+    // needs any more: not passed on.
+    this.stopped = true;
   }
 
   private async createTopic(admin: Admin, topic: string): Promise<void> {

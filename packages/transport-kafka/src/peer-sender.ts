@@ -132,13 +132,19 @@ export class PeerSender {
       for (const entry of this.inFlight) entry.reject(error);
       this.rejectQueued(error);
     }, STALL_MS);
+    let answered = false;
     try {
-      return await call;
+      const result = await call;
+      answered = true;
+      return result;
     } finally {
       clearTimeout(timer);
       if (this.stalled) {
+        // A call kafkajs gave up on (its retries ran out, the broker still
+        // away) ends the stall too, so that the next message tries again;
+        // only an answer says the broker is back.
         this.stalled = false;
-        this.ctx.log().warning(`kafka: the broker answers again for node ${this.nodeId}`);
+        if (answered && this.closed === undefined) this.ctx.log().warning(`kafka: the broker answers again for node ${this.nodeId}`);
       }
     }
   }

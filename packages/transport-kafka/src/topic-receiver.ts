@@ -177,8 +177,11 @@ export class TopicReceiver {
     try {
       await this.launch(Date.now() + JOIN_TIMEOUT_MS);
       this.restarts = 0;
-      this.log().warning(`kafka: consumer of ${this.topic} replaced, reading from offset ${this.next}`);
+      if (!this.stopped) this.log().warning(`kafka: consumer of ${this.topic} replaced, reading from offset ${this.next}`);
     } catch (e) {
+      // A replacement under way when stop() came runs on (kafkajs cannot be
+      // interrupted while it connects) and ends here: nothing to report.
+      if (this.stopped) return;
       this.log().warning(`kafka: replacing the consumer of ${this.topic} failed: ${errorText(e)}`);
       this.scheduleRestart();
     }
