@@ -2,10 +2,11 @@
 // meanwhile, nothing throws or crashes the process, and delivery resumes
 // both ways without restarting the transports. Runs on a private broker
 // (scripts/kafka) so that other test files keep theirs.
-import { MessageType, newMessage, type Logger, type Message } from '@raftbus/core';
+import { MessageType, newMessage, type Message } from '@raftbus/core';
 import { privateServerUnavailable, startPrivateKafka, waitFor, type PrivateKafka } from '@raftbus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaTransport } from '../src/index.js';
+import { collectingLogger } from './collecting-logger.js';
 import { skipReason } from './kafka-server.js';
 
 const unavailable = skipReason ?? privateServerUnavailable('kafka');
@@ -13,18 +14,7 @@ const unavailable = skipReason ?? privateServerUnavailable('kafka');
 describe.skipIf(unavailable !== undefined)(`KafkaTransport across a broker restart${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   let broker: PrivateKafka | undefined;
   const logged: string[] = [];
-  const logger: Logger = {
-    debug() {},
-    info() {},
-    warning: (m) => logged.push(m),
-    error: (m) => logged.push(m),
-    fatal: (m) => {
-      throw new Error(m);
-    },
-    panic: (m) => {
-      throw new Error(m);
-    },
-  };
+  const logger = collectingLogger(logged);
 
   beforeAll(async () => {
     broker = await startPrivateKafka();

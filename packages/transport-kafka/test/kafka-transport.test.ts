@@ -10,7 +10,6 @@ import {
   encodeMessage,
   newEntry,
   newMessage,
-  type Logger,
   type Message,
   type TransportHandlers,
 } from '@raftbus/core';
@@ -18,6 +17,7 @@ import { waitFor } from '@raftbus/testkit';
 import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONSUMER_OPTIONS, DEFAULT_MAX_FRAME_BYTES, KafkaTransport, topicName, type KafkaTransportOptions } from '../src/index.js';
+import { collectingLogger } from './collecting-logger.js';
 import { deleteTopics, describeWithKafka } from './kafka-server.js';
 
 describe('topic names', () => {
@@ -102,18 +102,7 @@ describe('options', () => {
 
 describeWithKafka('KafkaTransport on a broker', (brokers) => {
   const warnings: string[] = [];
-  const logger: Logger = {
-    debug() {},
-    info() {},
-    warning: (m) => warnings.push(m),
-    error: (m) => warnings.push(m),
-    fatal: (m) => {
-      throw new Error(m);
-    },
-    panic: (m) => {
-      throw new Error(m);
-    },
-  };
+  const logger = collectingLogger(warnings);
   const started: KafkaTransport[] = [];
   const topics: string[] = [];
   const cluster = () => `kafka-test-${randomBytes(6).toString('hex')}`;

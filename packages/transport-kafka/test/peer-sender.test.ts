@@ -4,10 +4,10 @@
 // the broker being back. A request kafkajs gives up on (its retries ran out
 // with the broker still away) ends the stall without saying so, and a
 // sender closed by stop() reports nothing more.
-import type { Logger } from '@raftbus/core';
 import type { Admin, Producer } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PeerSender, STALL_MS } from '../src/peer-sender.js';
+import { collectingLogger } from './collecting-logger.js';
 
 /** A producer whose sends settle when the test says. */
 class FakeProducer {
@@ -19,18 +19,7 @@ class FakeProducer {
 
 function sender(): { peer: PeerSender; producer: FakeProducer; warnings: string[] } {
   const warnings: string[] = [];
-  const log: Logger = {
-    debug() {},
-    info() {},
-    warning: (m) => warnings.push(m),
-    error: (m) => warnings.push(m),
-    fatal: (m) => {
-      throw new Error(m);
-    },
-    panic: (m) => {
-      throw new Error(m);
-    },
-  };
+  const log = collectingLogger(warnings);
   const producer = new FakeProducer();
   const admin = { fetchTopicMetadata: () => Promise.resolve({ topics: [] }) };
   const peer = new PeerSender(2, 'raftbus.c.2', {
