@@ -3,7 +3,8 @@
 // clients that drive it through the HTTP API and record every operation, and
 // the history file each run leaves in integration/.histories for a person to
 // read.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DurableStorage, Logger, Transport } from '@raftbus/core';
@@ -24,7 +25,8 @@ import {
   type KvOutput,
 } from '@raftbus/testkit/linearizability';
 import { MemoryBus, MemoryTransport } from '@raftbus/transport-memory';
-import { expect } from 'vitest';
+import { expect, onTestFailed } from 'vitest';
+import { LogTail } from './buses.js';
 import { brokersOf, type Bus, type Service } from './services.js';
 
 /** Where the runs' histories go (git ignores it). */
@@ -515,6 +517,26 @@ export async function runWithFaults(o: RunOptions): Promise<RunOutcome> {
   }
   // Counted as each node stopped.
   return { ...outcome, snapshots: { ...cluster.snapshots } };
+}
+
+/**
+ * runWithFaults in a temp dir of its own (removed after), with the warnings
+ * of the nodes, transports and storages kept (a broker outage makes them by
+ * the hundred) and printed if the test fails; then expectSoundRun.
+ */
+export async function runAndCheck(o: Omit<RunOptions, 'dir' | 'logger'>): Promise<RunOutcome> {
+  const log = new LogTail();
+  onTestFailed(() => {
+    process.stderr.write(`${o.name}: the last log lines of the nodes, transports and storages:\n${log.text()}\n`);
+  });
+  const dir = await mkdtemp(join(tmpdir(), `raftbus-it-lin-${o.name}-`));
+  try {
+    const outcome = await runWithFaults({ ...o, dir, logger: log });
+    expectSoundRun(outcome);
+    return outcome;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /**

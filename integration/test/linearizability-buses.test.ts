@@ -9,14 +9,10 @@
 //
 // The broker is a private one (startLocalServer), never the shared servers:
 // the broker-restart run takes it down.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sleep } from '@raftbus/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { LogTail } from './buses.js';
-import { expectSoundRun, runWithFaults, type KvCluster, type KvRecorder, type RunOptions } from './history-support.js';
-import { NEMESIS_SNAPSHOT, nemesisEnv, nemesisNodes, nemesisRerun, randomFaults } from './nemesis.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAndCheck, type KvCluster, type KvRecorder, type RunOptions } from './history-support.js';
+import { NEMESIS_SNAPSHOT, nemesisEnv, nemesisNodes, seededNemesis } from './nemesis.js';
 import { BUSES, freePorts, SERVICE_TIMEOUT_MS, startLocalServer, type Bus, type LocalServer } from './services.js';
 
 /** Milliseconds per raft tick; Kafka's round trips are slower. */
@@ -35,16 +31,10 @@ const NEMESIS_SEED: Record<Bus, number> = { redis: 1, nats: 2, kafka: 3 };
 for (const bus of BUSES) {
   describe(`linearizability of the kv example on ${bus}`, () => {
     let server: LocalServer | undefined;
-    let dir: string | undefined;
 
     beforeAll(async () => {
       server = await startLocalServer(bus);
     }, SERVICE_TIMEOUT_MS);
-
-    afterEach(async () => {
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-      dir = undefined;
-    });
 
     afterAll(() => server?.stop(), SERVICE_TIMEOUT_MS);
 
@@ -57,27 +47,17 @@ for (const bus of BUSES) {
       faults: (cluster: KvCluster, recorder: KvRecorder) => Promise<void>,
       nodes?: Pick<RunOptions, 'snapshot' | 'powerLoss' | 'asyncStorageWrites'>,
     ) {
-      // A broker outage makes the transports and their clients log errors by the hundred: kept, printed on failure.
-      const log = new LogTail();
-      onTestFailed(() => {
-        process.stderr.write(`${bus}-${scenario}: the last log lines of the nodes and transports:\n${log.text()}\n`);
-      });
-      dir = await mkdtemp(join(tmpdir(), `raftbus-it-lin-${bus}-${scenario}-`));
-      const outcome = await runWithFaults({
+      return runAndCheck({
         name: `${bus}-${scenario}`,
         description: `${description} (${bus})`,
         bus: { kind: bus, service: server! },
-        dir,
         ports: await freePorts(3),
         tickMs: TICK_MS[bus],
-        logger: log,
         seed,
         waitMs: WAIT_MS,
         ...nodes,
         faults,
       });
-      expectSoundRun(outcome);
-      return outcome;
     }
 
     it(
@@ -114,10 +94,7 @@ for (const bus of BUSES) {
     it.each(NEMESIS.seeds)(
       'stays linearizable under a random nemesis, seed %i',
       async (seed) => {
-        onTestFailed(() => {
-          process.stderr.write(`rerun it: ${nemesisRerun(NEMESIS, seed, 'integration/test/linearizability-buses.test.ts', `${bus} .* nemesis`)}\n`);
-        });
-        const nemesis = randomFaults({ seed, rounds: NEMESIS.rounds, waitMs: WAIT_MS, ...(NEMESIS.faults !== undefined && { faults: NEMESIS.faults }) });
+        const nemesis = seededNemesis(NEMESIS, seed, WAIT_MS, { file: 'integration/test/linearizability-buses.test.ts', filter: `${bus} .* nemesis` });
         const nodes = nemesisNodes(seed);
         const outcome = await run(
           `nemesis-${seed}`,

@@ -14,14 +14,10 @@
 // (stop() must not wait too), and all come back after it. The nemesis mixes
 // the storage's restarts with node restarts, quorum losses, leadership
 // transfers, membership changes and restarts of the bus's Redis.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sleep, startPrivateRedis } from '@raftbus/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { LogTail } from './buses.js';
-import { expectSoundRun, runWithFaults, type KvCluster, type KvRecorder, type RunOptions } from './history-support.js';
-import { NEMESIS_SNAPSHOT, nemesisEnv, nemesisRerun, randomFaults } from './nemesis.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAndCheck, type KvCluster, type KvRecorder, type RunOptions } from './history-support.js';
+import { NEMESIS_SNAPSHOT, nemesisEnv, seededNemesis } from './nemesis.js';
 import { freePorts, SERVICE_TIMEOUT_MS, startLocalServer, type LocalServer } from './services.js';
 
 const TICK_MS = 20;
@@ -42,16 +38,10 @@ const FILE = 'integration/test/linearizability-redis-storage.test.ts';
 describe('linearizability of the kv example with its logs in Redis', () => {
   let storageRedis: LocalServer | undefined;
   let busRedis: LocalServer | undefined;
-  let dir: string | undefined;
 
   beforeAll(async () => {
     [storageRedis, busRedis] = await Promise.all([startPrivateRedis(DURABLE), startLocalServer('redis')]);
   }, SERVICE_TIMEOUT_MS);
-
-  afterEach(async () => {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-    dir = undefined;
-  });
 
   afterAll(async () => {
     await Promise.all([storageRedis?.stop(), busRedis?.stop()]);
@@ -65,28 +55,18 @@ describe('linearizability of the kv example with its logs in Redis', () => {
     faults: (cluster: KvCluster, recorder: KvRecorder) => Promise<void>,
     nodes?: Pick<RunOptions, 'snapshot' | 'asyncStorageWrites'>,
   ) {
-    const log = new LogTail();
-    onTestFailed(() => {
-      process.stderr.write(`redis-storage-${scenario}: the last log lines of the nodes, transports and storages:\n${log.text()}\n`);
-    });
-    // The nodes keep nothing on disk; the dir is only runWithFaults's parent of their (unused) data dirs.
-    dir = await mkdtemp(join(tmpdir(), `raftbus-it-lin-redis-storage-${scenario}-`));
-    const outcome = await runWithFaults({
+    return runAndCheck({
       name: `redis-storage-${scenario}`,
       description: `${description} (Redis bus, logs in Redis)`,
       bus: { kind: 'redis', service: bus },
       storage: { kind: 'redis', url: storageRedis!.url },
-      dir,
       ports: await freePorts(3),
       tickMs: TICK_MS,
-      logger: log,
       seed,
       waitMs: WAIT_MS,
       ...nodes,
       faults,
     });
-    expectSoundRun(outcome);
-    return outcome;
   }
 
   it(
@@ -146,10 +126,7 @@ describe('linearizability of the kv example with its logs in Redis', () => {
   it.each(NEMESIS.seeds)(
     'stays linearizable under a random nemesis, seed %i',
     async (seed) => {
-      onTestFailed(() => {
-        process.stderr.write(`rerun it: ${nemesisRerun(NEMESIS, seed, FILE)}\n`);
-      });
-      const nemesis = randomFaults({ seed, rounds: NEMESIS.rounds, waitMs: WAIT_MS, ...(NEMESIS.faults !== undefined && { faults: NEMESIS.faults }) });
+      const nemesis = seededNemesis(NEMESIS, seed, WAIT_MS, { file: FILE });
       const asyncStorageWrites = seed % 2 === 1;
       const outcome = await run(
         `nemesis-${seed}`,

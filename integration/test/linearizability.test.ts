@@ -16,7 +16,7 @@ import { MemoryBus } from '@raftbus/transport-memory';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { LogTail } from './buses.js';
 import { checkAndSave, expectSoundRun, KvCluster, runWithFaults, type KvRecorder, type RunOptions, type RunOutcome } from './history-support.js';
-import { describeUnsynced, NEMESIS_SNAPSHOT, nemesisEnv, nemesisNodes, nemesisRerun, randomFaults } from './nemesis.js';
+import { describeUnsynced, NEMESIS_SNAPSHOT, nemesisEnv, nemesisNodes, seededNemesis } from './nemesis.js';
 import { freePorts } from './services.js';
 
 const TICK_MS = 20;
@@ -127,10 +127,7 @@ describe('linearizability of the kv example on the memory bus', () => {
   it.each(NEMESIS.seeds)(
     'stays linearizable under a random nemesis, seed %i',
     async (seed) => {
-      onTestFailed(() => {
-        process.stderr.write(`rerun it: ${nemesisRerun(NEMESIS, seed, 'integration/test/linearizability.test.ts')}\n`);
-      });
-      const nemesis = randomFaults({ seed, rounds: NEMESIS.rounds, waitMs: WAIT_MS, ...(NEMESIS.faults !== undefined && { faults: NEMESIS.faults }) });
+      const nemesis = seededNemesis(NEMESIS, seed, WAIT_MS, { file: 'integration/test/linearizability.test.ts' });
       const nodes = nemesisNodes(seed);
       const outcome = await run(
         `nemesis-${seed}`,

@@ -11,6 +11,7 @@
 // snapshot catch-up, as in production.
 import type { KvNode } from '@raftbus/example-kv';
 import { SeededRandom, sleep, waitFor } from '@raftbus/testkit';
+import { onTestFailed } from 'vitest';
 import type { MemoryBus } from '@raftbus/transport-memory';
 import type { Survival } from '@raftbus/testkit/crash-fs';
 import type { KvCluster, KvRecorder } from './history-support.js';
@@ -371,6 +372,23 @@ export function nemesisEnv(defaultSeeds: number[]): NemesisEnv {
     throw new Error(`RAFTBUS_NEMESIS_ROUNDS must be a positive integer, got ${process.env['RAFTBUS_NEMESIS_ROUNDS']}`);
   }
   return { seeds: nemesisSeeds(process.env['RAFTBUS_NEMESIS_SEEDS'], defaultSeeds), rounds, faults: nemesisFaults(process.env['RAFTBUS_NEMESIS_FAULTS']) };
+}
+
+/**
+ * Seed `seed`'s faults as the environment sets them (rounds, faults), for
+ * the test that calls it; should that test fail, it prints the command that
+ * runs the seed again (nemesisRerun).
+ */
+export function seededNemesis(
+  env: NemesisEnv,
+  seed: number,
+  waitMs: number,
+  rerun: { file: string; filter?: string },
+): ReturnType<typeof randomFaults> {
+  onTestFailed(() => {
+    process.stderr.write(`rerun it: ${nemesisRerun(env, seed, rerun.file, rerun.filter)}\n`);
+  });
+  return randomFaults({ seed, rounds: env.rounds, waitMs, ...(env.faults !== undefined && { faults: env.faults }) });
 }
 
 /** The command that runs one seed of `file`'s nemesis again (`filter` for vitest's -t: the test's name). */
