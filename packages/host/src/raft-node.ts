@@ -287,7 +287,7 @@ export class RaftNode<Result = unknown> {
   private stopping: Promise<void> | undefined;
   private failure: Error | undefined;
   /** Storage work that stop() cut short (the storage stopped retrying): ends the work in progress, as a failure does, without being one. */
-  private cutShort: Error | undefined;
+  private cutShort = false;
 
   // Request identity: see envelope.ts.
   private readonly incarnation = randomBytes(4).readUInt32BE(0);
@@ -497,8 +497,8 @@ export class RaftNode<Result = unknown> {
     if (this.state === 'stopping') {
       // Most likely a write given up at stopRetrying(): the work in progress
       // ends here, as stop() asked; nothing acknowledged depends on it.
-      this.cutShort = asError(e);
-      this.opts.logger.warning(`raftbus: node ${this.id}: stopped before its storage work finished: ${this.cutShort.message}`);
+      this.cutShort = true;
+      this.opts.logger.warning(`raftbus: node ${this.id}: stopped before its storage work finished: ${asError(e).message}`);
       return;
     }
     this.failure = asError(e);
@@ -509,7 +509,7 @@ export class RaftNode<Result = unknown> {
 
   /** Whether the workers must take no more work: a fatal error, or work that stop() cut short. */
   private get halted(): boolean {
-    return this.failure !== undefined || this.cutShort !== undefined;
+    return this.failure !== undefined || this.cutShort;
   }
 
   // ---------------------------------------------------------------- requests

@@ -382,6 +382,11 @@ export class RedisStorage extends MemoryBackedStorage {
    */
   stopRetrying(): void {
     this.retriesStopped = true;
+    this.endBackOffs();
+  }
+
+  /** Ends every retry's back-off now; each then gives up if it may no longer retry. */
+  private endBackOffs(): void {
     for (const done of [...this.backOffs]) done();
   }
 
@@ -395,7 +400,7 @@ export class RedisStorage extends MemoryBackedStorage {
 
   protected override async finishWrites(): Promise<void> {
     // The store is closing: a write being retried gives up now rather than after its back-off.
-    for (const done of [...this.backOffs]) done();
+    this.endBackOffs();
     while (this.streams.size > 0) await Promise.all([...this.streams]);
     while (this.draining !== undefined) await this.draining;
   }
