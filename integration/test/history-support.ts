@@ -96,7 +96,7 @@ export class KvCluster {
 
   /** Whether powerLoss() and slowDisk() can strike: the nodes' FileStorage runs on disks that can lose power. */
   get canLosePower(): boolean {
-    return this.o.powerLoss !== undefined && this.o.powerLoss !== false;
+    return Boolean(this.o.powerLoss);
   }
 
   /** Base URL of each node's HTTP API, whether it runs or not. */

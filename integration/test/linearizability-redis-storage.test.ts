@@ -17,7 +17,7 @@
 import { sleep, startPrivateRedis } from '@raftbus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAndCheck, type KvCluster, type KvRecorder, type RunOptions } from './history-support.js';
-import { NEMESIS_SNAPSHOT, nemesisEnv, seededNemesis } from './nemesis.js';
+import { NEMESIS_SNAPSHOT, nemesisAsyncStorageWrites, nemesisEnv, seededNemesis } from './nemesis.js';
 import { freePorts, SERVICE_TIMEOUT_MS, startLocalServer, type LocalServer } from './services.js';
 
 const TICK_MS = 20;
@@ -127,7 +127,7 @@ describe('linearizability of the kv example with its logs in Redis', () => {
     'stays linearizable under a random nemesis, seed %i',
     async (seed) => {
       const nemesis = seededNemesis(NEMESIS, seed, WAIT_MS, { file: FILE });
-      const asyncStorageWrites = seed % 2 === 1;
+      const asyncStorageWrites = nemesisAsyncStorageWrites(seed);
       const outcome = await run(
         `nemesis-${seed}`,
         53_000 + seed,

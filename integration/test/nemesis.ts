@@ -351,9 +351,14 @@ async function selfLeader(cluster: KvCluster, waitMs: number): Promise<KvNode['r
 /** The nodes' snapshot policy under a nemesis: often, so that nodes are caught up by snapshot as often as by the log. */
 export const NEMESIS_SNAPSHOT = { entries: 40, catchUpEntries: 10 };
 
-/** The nodes of a nemesis run: on disks that can lose power; odd seeds persist off the loop (etcd's AsyncStorageWrites), even ones in it. */
+/** Whether a nemesis seed's nodes persist off the loop (etcd's AsyncStorageWrites): odd seeds do, even ones persist in it. */
+export function nemesisAsyncStorageWrites(seed: number): boolean {
+  return seed % 2 === 1;
+}
+
+/** The nodes of a nemesis run: on disks that can lose power, persisting in or off the loop as nemesisAsyncStorageWrites says. */
 export function nemesisNodes(seed: number): { powerLoss: true; asyncStorageWrites: boolean } {
-  return { powerLoss: true, asyncStorageWrites: seed % 2 === 1 };
+  return { powerLoss: true, asyncStorageWrites: nemesisAsyncStorageWrites(seed) };
 }
 
 /** A nemesis run as the environment sets it: the default for a test file, or a campaign. */
